@@ -1,0 +1,452 @@
+package io.hyserve.engine.backend.cpu;
+
+import io.hyserve.engine.backend.Activations;
+import io.hyserve.engine.backend.Backend;
+import io.hyserve.engine.backend.ExpertWeights;
+import io.hyserve.engine.backend.KvLayout;
+import io.hyserve.engine.backend.KvStorage;
+import io.hyserve.engine.backend.Routing;
+import io.hyserve.engine.backend.StepLayout;
+import io.hyserve.engine.backend.Weight;
+import io.hyserve.engine.load.DType;
+import io.hyserve.engine.load.Tensor;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.util.Arrays;
+
+/**
+ * The CPU backend: weights read in place from the mapped checkpoint, activations in float32 on the heap,
+ * the KV pool off-heap. {@link #vector} uses the Vector API kernels; {@link #scalar} their plain twin.
+ */
+public final class CpuBackend implements Backend {
+    private final Kernels kernels;
+    private final Parallel parallel;
+    private final String name;
+    /** Owns F16 weights converted to F32 at upload (CPU kernels read F32 and BF16 only). */
+    private final Arena converted = Arena.ofShared();
+    private final ThreadLocal<Scratch> scratch = ThreadLocal.withInitial(Scratch::new);
+
+    private CpuBackend(Kernels kernels, int threads, String name) {
+        this.kernels = kernels;
+        this.parallel = new Parallel(threads);
+        this.name = name;
+    }
+
+    public static CpuBackend vector(int threads) {
+        return new CpuBackend(new VectorKernels(), threads, "cpu-vector");
+    }
+
+    public static CpuBackend scalar(int threads) {
+        return new CpuBackend(new ScalarKernels(), threads, "cpu-scalar");
+    }
+
+    @Override
+    public String name() {
+        return name + " (" + parallel.threads() + " threads"
+                + (kernels instanceof VectorKernels ? ", " + VectorKernels.FLOATS.length() + " float lanes)" : ")");
+    }
+
+    @Override
+    public Weight upload(Tensor tensor) {
+        long[] shape = tensor.shape();
+        if (shape.length < 1 || shape.length > 2 || shape[shape.length - 1] > Integer.MAX_VALUE
+                || (shape.length == 2 && shape[0] > Integer.MAX_VALUE)) {
+            throw new IllegalArgumentException("tensor '%s' has shape %s; the CPU backend takes vectors and matrices"
+                    .formatted(tensor.name(), tensor.shapeString()));
+        }
+        int rows = shape.length == 2 ? (int) shape[0] : 1;
+        int cols = (int) shape[shape.length - 1];
+        DType dtype = tensor.requireReadableDtype();
+        if (dtype == DType.F16) {
+            return new CpuWeight(halfToFloat(tensor.data()), DType.F32, rows, cols);
+        }
+        return new CpuWeight(tensor.data(), dtype, rows, cols);
+    }
+
+    private MemorySegment halfToFloat(MemorySegment half) {
+        ValueLayout.OfShort f16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+        long count = half.byteSize() / 2;
+        MemorySegment out = converted.allocate(count * 4, 64);
+        for (long i = 0; i < count; i++) {
+            out.set(CpuWeight.F32, 4 * i, Float.float16ToFloat(half.get(f16, 2 * i)));
+        }
+        return out;
+    }
+
+    @Override
+    public Activations allocate(int rows, int cols) {
+        return new CpuActivations(rows, cols);
+    }
+
+    @Override
+    public KvStorage allocateKv(KvLayout layout) {
+        return new CpuKvStorage(layout);
+    }
+
+    @Override
+    public float[] toHost(Activations activations) {
+        return cpu(activations).data.clone();
+    }
+
+    @Override
+    public void embed(Activations out, Weight table, int[] ids) {
+        CpuActivations o = cpu(out);
+        CpuWeight w = cpu(table);
+        requireShape(o, ids.length, w.cols);
+        for (int t = 0; t < ids.length; t++) {
+            if (ids[t] < 0 || ids[t] >= w.rows) {
+                throw new IllegalArgumentException("token id %d is outside the vocabulary [0, %d)".formatted(ids[t], w.rows));
+            }
+            for (int c = 0; c < w.cols; c++) {
+                o.data[t * w.cols + c] = w.get(ids[t], c);
+            }
+        }
+    }
+
+    @Override
+    public void rmsNorm(Activations out, Activations in, Weight weight, float eps) {
+        CpuActivations o = cpu(out);
+        CpuActivations x = cpu(in);
+        float[] w = cpu(weight).vector;
+        requireShape(o, x.rows, x.cols);
+        if (w == null || w.length != x.cols) {
+            throw new IllegalArgumentException("norm weight does not match %d columns".formatted(x.cols));
+        }
+        int n = x.cols;
+        parallel.forRange(x.rows, 1, (long) x.rows * n, (start, end) -> {
+            for (int t = start; t < end; t++) {
+                kernels.scaleByWeight(x.data, t * n, inverseRms(x.data, t * n, n, eps), w, o.data, t * n, n);
+            }
+        });
+    }
+
+    private float inverseRms(float[] x, int off, int n, float eps) {
+        float meanSquare = kernels.sumOfSquares(x, off, n) / n;
+        return (float) (1.0 / Math.sqrt(meanSquare + eps));
+    }
+
+    @Override
+    public void headRmsNorm(Activations x, int numHeads, Weight weight, float eps) {
+        CpuActivations a = cpu(x);
+        float[] w = cpu(weight).vector;
+        int d = a.cols / numHeads;
+        if (w == null || w.length != d || d * numHeads != a.cols) {
+            throw new IllegalArgumentException("head norm weight does not match head dimension " + d);
+        }
+        int pieces = a.rows * numHeads;
+        parallel.forRange(pieces, 1, (long) pieces * d, (start, end) -> {
+            for (int p = start; p < end; p++) {
+                kernels.scaleByWeight(a.data, p * d, inverseRms(a.data, p * d, d, eps), w, a.data, p * d, d);
+            }
+        });
+    }
+
+    @Override
+    public void matmul(Activations out, Activations in, Weight weight) {
+        CpuActivations o = cpu(out);
+        CpuActivations x = cpu(in);
+        CpuWeight w = cpu(weight);
+        if (x.cols != w.cols) {
+            throw new IllegalArgumentException("matmul input has %d columns, weight has %d".formatted(x.cols, w.cols));
+        }
+        requireShape(o, x.rows, w.rows);
+        long work = (long) x.rows * w.rows * w.cols;
+        parallel.forRange(w.rows, 4, work, (start, end) -> kernels.matmul(x.data, x.rows, w, start, end, o.data, w.rows));
+    }
+
+    @Override
+    public void addBias(Activations x, Weight bias) {
+        CpuActivations a = cpu(x);
+        float[] b = cpu(bias).vector;
+        for (int t = 0; t < a.rows; t++) {
+            for (int c = 0; c < a.cols; c++) {
+                a.data[t * a.cols + c] += b[c];
+            }
+        }
+    }
+
+    @Override
+    public void zero(Activations x) {
+        Arrays.fill(cpu(x).data, 0f);
+    }
+
+    @Override
+    public void add(Activations acc, Activations x) {
+        CpuActivations a = cpu(acc);
+        CpuActivations b = cpu(x);
+        requireShape(a, b.rows, b.cols);
+        for (int i = 0; i < a.data.length; i++) {
+            a.data[i] += b.data[i];
+        }
+    }
+
+    @Override
+    public void rope(Activations x, int numHeads, float[] cos, float[] sin) {
+        CpuActivations a = cpu(x);
+        int d = a.cols / numHeads;
+        int half = d / 2;
+        for (int t = 0; t < a.rows; t++) {
+            for (int h = 0; h < numHeads; h++) {
+                int base = t * a.cols + h * d;
+                for (int j = 0; j < half; j++) {
+                    float c = cos[t * half + j];
+                    float s = sin[t * half + j];
+                    float lo = a.data[base + j];
+                    float hi = a.data[base + j + half];
+                    a.data[base + j] = lo * c - hi * s;
+                    a.data[base + j + half] = hi * c + lo * s;
+                }
+            }
+        }
+    }
+
+    @Override
+    public void writeKv(KvStorage kv, int kvLayer, Activations keys, Activations values, StepLayout step,
+            boolean unitRmsKeys, float eps) {
+        CpuKvStorage store = (CpuKvStorage) kv;
+        CpuActivations k = cpu(keys);
+        CpuActivations v = cpu(values);
+        KvLayout layout = store.layout();
+        int d = layout.headDim();
+        for (int t = 0; t < step.numTokens(); t++) {
+            for (int h = 0; h < layout.numKvHeads(); h++) {
+                int src = t * k.cols + h * d;
+                float scale = unitRmsKeys ? inverseRms(k.data, src, d, eps) : 1f;
+                long keyAt = store.offset(kvLayer, false, step.slots()[t], h);
+                long valueAt = store.offset(kvLayer, true, step.slots()[t], h);
+                for (int i = 0; i < d; i++) {
+                    store.pool.set(CpuWeight.F32, keyAt + 4L * i, k.data[src + i] * scale);
+                    store.pool.set(CpuWeight.F32, valueAt + 4L * i, v.data[src + i]);
+                }
+            }
+        }
+    }
+
+    @Override
+    public void attention(Activations out, Activations queries, KvStorage kv, int kvLayer, Weight keyNorm,
+            StepLayout step) {
+        CpuKvStorage store = (CpuKvStorage) kv;
+        CpuActivations q = cpu(queries);
+        CpuActivations o = cpu(out);
+        requireShape(o, q.rows, q.cols);
+        KvLayout layout = store.layout();
+        int d = layout.headDim();
+        int heads = q.cols / d;
+        int group = heads / layout.numKvHeads();
+        float[] keyWeight = keyNorm == null ? null : cpu(keyNorm).vector;
+        float scale = (float) (1.0 / Math.sqrt(d));
+        long work = 0;
+        for (int position : step.positions()) {
+            work += (long) (position + 1) * d * heads * 2;
+        }
+        parallel.forRange(q.rows * heads, 1, work, (start, end) -> {
+            Scratch s = scratch.get();
+            for (int task = start; task < end; task++) {
+                int t = task / heads;
+                int h = task % heads;
+                attendOne(store, kvLayer, q.data, t * q.cols + h * d, o.data, keyWeight, scale, d, h / group,
+                        step.blockTables()[step.tokenSequence()[t]], step.positions()[t], step.blockSize(), s);
+            }
+        });
+    }
+
+    /** One query head over positions {@code 0..position} of its sequence: scores, softmax, weighted values. */
+    private void attendOne(CpuKvStorage store, int kvLayer, float[] q, int qOff, float[] out, float[] keyWeight,
+            float scale, int d, int kvHead, int[] blockTable, int position, int blockSize, Scratch s) {
+        float[] query = s.query(d);
+        for (int i = 0; i < d; i++) {
+            // Folding this layer's key-norm weight into the query: q·(w⊙k̂) = (q⊙w)·k̂.
+            query[i] = keyWeight == null ? q[qOff + i] : q[qOff + i] * keyWeight[i];
+        }
+        float[] scores = s.scores(position + 1);
+        float max = Float.NEGATIVE_INFINITY;
+        for (int p = 0; p <= position; p++) {
+            int slot = blockTable[p / blockSize] * blockSize + p % blockSize;
+            scores[p] = kernels.dot(query, 0, store.pool, store.offset(kvLayer, false, slot, kvHead), d) * scale;
+            max = Math.max(max, scores[p]);
+        }
+        float sum = 0;
+        for (int p = 0; p <= position; p++) {
+            scores[p] = (float) Math.exp(scores[p] - max);
+            sum += scores[p];
+        }
+        float[] acc = s.accumulator(d);
+        for (int p = 0; p <= position; p++) {
+            int slot = blockTable[p / blockSize] * blockSize + p % blockSize;
+            kernels.accumulate(scores[p], store.pool, store.offset(kvLayer, true, slot, kvHead), acc, d);
+        }
+        for (int i = 0; i < d; i++) {
+            out[qOff + i] = acc[i] / sum;
+        }
+    }
+
+    @Override
+    public void siluMul(Activations gate, Activations up) {
+        CpuActivations g = cpu(gate);
+        CpuActivations u = cpu(up);
+        requireShape(g, u.rows, u.cols);
+        for (int i = 0; i < g.data.length; i++) {
+            float z = g.data[i];
+            g.data[i] = z * (float) (1.0 / (1.0 + Math.exp(-z))) * u.data[i];
+        }
+    }
+
+    @Override
+    public Routing route(Activations routerLogits, int topK) {
+        CpuActivations logits = cpu(routerLogits);
+        int experts = logits.cols;
+        int[] chosen = new int[logits.rows * topK];
+        float[] weights = new float[logits.rows * topK];
+        float[] probs = new float[experts];
+        for (int t = 0; t < logits.rows; t++) {
+            int off = t * experts;
+            float max = Float.NEGATIVE_INFINITY;
+            for (int e = 0; e < experts; e++) {
+                max = Math.max(max, logits.data[off + e]);
+            }
+            float sum = 0;
+            for (int e = 0; e < experts; e++) {
+                probs[e] = (float) Math.exp(logits.data[off + e] - max);
+                sum += probs[e];
+            }
+            for (int e = 0; e < experts; e++) {
+                probs[e] /= sum;
+            }
+            float chosenMass = 0;
+            for (int j = 0; j < topK; j++) {
+                int best = -1;
+                for (int e = 0; e < experts; e++) {
+                    // Strictly greater keeps the lowest index on exact ties, like torch.topk for top-1.
+                    if (probs[e] >= 0 && (best < 0 || probs[e] > probs[best])) {
+                        best = e;
+                    }
+                }
+                chosen[t * topK + j] = best;
+                weights[t * topK + j] = probs[best];
+                chosenMass += probs[best];
+                probs[best] = -1;
+            }
+            if (topK > 1) {
+                for (int j = 0; j < topK; j++) {
+                    weights[t * topK + j] /= chosenMass;
+                }
+            }
+        }
+        return new Routing(topK, chosen, weights);
+    }
+
+    @Override
+    public void moeExperts(Activations out, Activations in, Routing routing, ExpertWeights[] experts) {
+        CpuActivations o = cpu(out);
+        CpuActivations x = cpu(in);
+        int hidden = x.cols;
+        int topK = routing.topK();
+        int tokens = routing.numTokens();
+        // (tokens * topK, hidden): each chosen expert's output for each token, filled expert by expert.
+        float[] expertOut = new float[tokens * topK * hidden];
+        int[] assignment = new int[tokens * topK];
+        for (int e = 0; e < experts.length; e++) {
+            int count = 0;
+            for (int i = 0; i < routing.experts().length; i++) {
+                if (routing.experts()[i] == e) {
+                    assignment[count++] = i;
+                }
+            }
+            if (count > 0) {
+                runExpert(experts[e], x, Arrays.copyOf(assignment, count), topK, expertOut);
+            }
+        }
+        float[] weights = routing.weights();
+        for (int t = 0; t < tokens; t++) {
+            for (int c = 0; c < hidden; c++) {
+                float sum = 0;
+                for (int j = 0; j < topK; j++) {
+                    sum += weights[t * topK + j] * expertOut[(t * topK + j) * hidden + c];
+                }
+                o.data[t * hidden + c] += sum;
+            }
+        }
+    }
+
+    /** Gathers the tokens routed to one expert, runs its SwiGLU MLP on them as one matrix, scatters back. */
+    private void runExpert(ExpertWeights expert, CpuActivations x, int[] picks, int topK, float[] expertOut) {
+        int hidden = x.cols;
+        CpuActivations group = new CpuActivations(picks.length, hidden);
+        for (int g = 0; g < picks.length; g++) {
+            System.arraycopy(x.data, (picks[g] / topK) * hidden, group.data, g * hidden, hidden);
+        }
+        int intermediate = expert.gate().rows();
+        CpuActivations gate = new CpuActivations(picks.length, intermediate);
+        CpuActivations up = new CpuActivations(picks.length, intermediate);
+        CpuActivations down = new CpuActivations(picks.length, hidden);
+        matmul(gate, group, expert.gate());
+        matmul(up, group, expert.up());
+        siluMul(gate, up);
+        matmul(down, gate, expert.down());
+        for (int g = 0; g < picks.length; g++) {
+            System.arraycopy(down.data, g * hidden, expertOut, picks[g] * hidden, hidden);
+        }
+    }
+
+    @Override
+    public void gatherRows(Activations out, Activations in, int[] rows) {
+        CpuActivations o = cpu(out);
+        CpuActivations x = cpu(in);
+        requireShape(o, rows.length, x.cols);
+        for (int i = 0; i < rows.length; i++) {
+            System.arraycopy(x.data, rows[i] * x.cols, o.data, i * x.cols, x.cols);
+        }
+    }
+
+    @Override
+    public void close() {
+        parallel.close();
+        converted.close();
+    }
+
+    private static CpuActivations cpu(Activations a) {
+        return (CpuActivations) a;
+    }
+
+    private static CpuWeight cpu(Weight w) {
+        return (CpuWeight) w;
+    }
+
+    private static void requireShape(CpuActivations a, int rows, int cols) {
+        if (a.rows != rows || a.cols != cols) {
+            throw new IllegalArgumentException("activations are (%d, %d), expected (%d, %d)"
+                    .formatted(a.rows, a.cols, rows, cols));
+        }
+    }
+
+    /** Per-thread buffers for attention, grown as contexts grow. */
+    private static final class Scratch {
+        private float[] query = new float[0];
+        private float[] scores = new float[0];
+        private float[] accumulator = new float[0];
+
+        float[] query(int length) {
+            if (query.length < length) {
+                query = new float[length];
+            }
+            return query;
+        }
+
+        float[] scores(int length) {
+            if (scores.length < length) {
+                scores = new float[Math.max(length, scores.length * 2)];
+            }
+            return scores;
+        }
+
+        float[] accumulator(int length) {
+            if (accumulator.length < length) {
+                accumulator = new float[length];
+            }
+            Arrays.fill(accumulator, 0, length, 0f);
+            return accumulator;
+        }
+    }
+}

@@ -1,0 +1,28 @@
+package io.hyserve.engine.backend.cpu;
+
+import java.lang.foreign.MemorySegment;
+
+/**
+ * The inner loops of the CPU backend. {@link VectorKernels} is the fast path; {@link ScalarKernels} is its
+ * plain twin that tests compare against. Within one implementation every output element is computed in a
+ * fixed order, whatever the tile, thread or batch it falls in.
+ */
+interface Kernels {
+    /**
+     * {@code out[t*n + r] = Σ_c in[t*k + c] · w[r, c]} for tokens {@code [0, tokens)} and rows
+     * {@code [rowStart, rowEnd)}; {@code k = w.cols}, {@code n} is the row stride of {@code out}.
+     */
+    void matmul(float[] in, int tokens, CpuWeight w, int rowStart, int rowEnd, float[] out, int n);
+
+    /** {@code Σ x[off+i]²} over {@code length} elements. */
+    float sumOfSquares(float[] x, int off, int length);
+
+    /** {@code out[outOff+i] = w[i] · (in[inOff+i] · scale)}. */
+    void scaleByWeight(float[] in, int inOff, float scale, float[] w, float[] out, int outOff, int length);
+
+    /** {@code Σ q[qOff+i] · kv[off + 4i]} over {@code length} floats stored in the KV pool. */
+    float dot(float[] q, int qOff, MemorySegment kv, long off, int length);
+
+    /** {@code acc[i] += p · kv[off + 4i]} over {@code length} floats stored in the KV pool. */
+    void accumulate(float p, MemorySegment kv, long off, float[] acc, int length);
+}

@@ -1,0 +1,52 @@
+package io.hyserve.engine.backend.cpu;
+
+import java.lang.foreign.MemorySegment;
+
+/** Plain loops, one element at a time: the reference the vectorised kernels are tested against. */
+final class ScalarKernels implements Kernels {
+    @Override
+    public void matmul(float[] in, int tokens, CpuWeight w, int rowStart, int rowEnd, float[] out, int n) {
+        int k = w.cols;
+        for (int t = 0; t < tokens; t++) {
+            for (int r = rowStart; r < rowEnd; r++) {
+                float sum = 0;
+                for (int c = 0; c < k; c++) {
+                    sum += in[t * k + c] * w.get(r, c);
+                }
+                out[t * n + r] = sum;
+            }
+        }
+    }
+
+    @Override
+    public float sumOfSquares(float[] x, int off, int length) {
+        float sum = 0;
+        for (int i = 0; i < length; i++) {
+            sum += x[off + i] * x[off + i];
+        }
+        return sum;
+    }
+
+    @Override
+    public void scaleByWeight(float[] in, int inOff, float scale, float[] w, float[] out, int outOff, int length) {
+        for (int i = 0; i < length; i++) {
+            out[outOff + i] = w[i] * (in[inOff + i] * scale);
+        }
+    }
+
+    @Override
+    public float dot(float[] q, int qOff, MemorySegment kv, long off, int length) {
+        float sum = 0;
+        for (int i = 0; i < length; i++) {
+            sum += q[qOff + i] * kv.get(CpuWeight.F32, off + 4L * i);
+        }
+        return sum;
+    }
+
+    @Override
+    public void accumulate(float p, MemorySegment kv, long off, float[] acc, int length) {
+        for (int i = 0; i < length; i++) {
+            acc[i] += p * kv.get(CpuWeight.F32, off + 4L * i);
+        }
+    }
+}
