@@ -21,7 +21,7 @@ import java.util.function.Consumer;
 public final class SafetensorsWriter {
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    /** A tensor to write; {@code fill} receives its zeroed, exactly-sized data region to populate. */
+    /** A tensor to write; {@code fill} receives its exactly-sized data region (it may fill it from several threads). */
     public record Entry(String name, DType dtype, long[] shape, Consumer<MemorySegment> fill) {
         long byteSize() {
             long count = dtype.byteSize();
@@ -60,7 +60,7 @@ public final class SafetensorsWriter {
         long dataStart = Long.BYTES + padded;
         try (FileChannel channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ,
                         StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING);
-                Arena arena = Arena.ofConfined()) {
+                Arena arena = Arena.ofShared()) {
             MemorySegment out = channel.map(FileChannel.MapMode.READ_WRITE, 0, dataStart + offset, arena);
             out.set(ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), 0, padded);
             MemorySegment headerRegion = out.asSlice(Long.BYTES, padded);

@@ -9,7 +9,13 @@ import java.lang.foreign.MemorySegment;
  */
 interface Kernels {
     /**
-     * {@code out[t*n + r] = Σ_c in[t*k + c] · w[r, c]} for tokens {@code [0, tokens)} and rows
+     * The input of {@link #matmul} in the layout this implementation reads for {@code w} (possibly
+     * {@code in} itself); computed once per matmul and shared by every row range.
+     */
+    float[] prepareInput(float[] in, int tokens, int k, CpuWeight w);
+
+    /**
+     * {@code out[t*n + r] = Σ_c in[t*k + c] · w[r, c]}, where {@code in} comes from {@link #prepareInput} for tokens {@code [0, tokens)} and rows
      * {@code [rowStart, rowEnd)}; {@code k = w.cols}, {@code n} is the row stride of {@code out}.
      */
     void matmul(float[] in, int tokens, CpuWeight w, int rowStart, int rowEnd, float[] out, int n);

@@ -5,6 +5,11 @@ import java.lang.foreign.MemorySegment;
 /** Plain loops, one element at a time: the reference the vectorised kernels are tested against. */
 final class ScalarKernels implements Kernels {
     @Override
+    public float[] prepareInput(float[] in, int tokens, int k, CpuWeight w) {
+        return in;
+    }
+
+    @Override
     public void matmul(float[] in, int tokens, CpuWeight w, int rowStart, int rowEnd, float[] out, int n) {
         int k = w.cols;
         for (int t = 0; t < tokens; t++) {

@@ -1,0 +1,266 @@
+package io.hyserve.engine;
+
+import io.hyserve.engine.backend.Backend;
+import io.hyserve.engine.backend.KvLayout;
+import io.hyserve.engine.backend.cpu.CpuBackend;
+import io.hyserve.engine.model.HunyuanConfig;
+import io.hyserve.engine.model.HunyuanModel;
+import io.hyserve.engine.model.LoadProgress;
+import io.hyserve.engine.sample.GenerationDefaults;
+import io.hyserve.engine.sample.Sampling;
+import io.hyserve.engine.tokenizer.ChatTemplate;
+import io.hyserve.engine.tokenizer.ChatTemplateException;
+import io.hyserve.engine.tokenizer.HyTokenizer;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import reactor.core.publisher.Sinks;
+
+/**
+ * The engine API: requests in, a stream of token events out, cancel. It owns the model, the tokenizer and
+ * one engine thread that runs every forward step; callers never block it.
+ */
+public final class Engine implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(Engine.class);
+    private static final String START_OF_TEXT = "<|startoftext|>";
+
+    private final EngineConfig config;
+    private final Backend backend;
+    private final HunyuanModel model;
+    private final HyTokenizer tokenizer;
+    /** Loaded on the first chat prompt: starting the template engine costs more than a second. */
+    private volatile ChatTemplate chatTemplate;
+    private final GenerationDefaults defaults;
+    private final ModelRunner runner;
+    private final int maxModelLength;
+    private final int startOfText;
+    private final BlockingQueue<Runnable> jobs = new LinkedBlockingQueue<>();
+    private final Thread engineThread;
+    private volatile boolean closed;
+
+    private Engine(EngineConfig config, Backend backend, HunyuanModel model, HyTokenizer tokenizer) {
+        this.config = config;
+        this.backend = backend;
+        this.model = model;
+        this.tokenizer = tokenizer;
+        this.defaults = GenerationDefaults.load(config.modelDirectory(), config.tokenizerDirectory());
+        HunyuanConfig shape = model.config();
+        this.maxModelLength = config.maxModelLength() > 0
+                ? Math.min(config.maxModelLength(), shape.maxPositionEmbeddings())
+                : shape.maxPositionEmbeddings();
+        int poolBlocks = KvLayout.blocksFor(config.kvCacheBytes(), config.blockSize(), shape.numKvLayers(),
+                shape.numKeyValueHeads(), shape.headDim());
+        int neededBlocks = (maxModelLength + config.blockSize() - 1) / config.blockSize();
+        this.runner = new ModelRunner(model, Math.min(poolBlocks, neededBlocks), config.blockSize());
+        this.startOfText = tokenizer.specialTokenId(START_OF_TEXT).orElseThrow();
+        this.engineThread = Thread.ofPlatform().name("hyserve-engine").unstarted(this::runJobs);
+        log.atInfo().setMessage("engine ready")
+                .addKeyValue("backend", backend.name())
+                .addKeyValue("maxModelLength", maxModelLength)
+                .addKeyValue("kvCacheTokens", runner.capacityTokens())
+                .addKeyValue("generationDefaults", defaults.source())
+                .log();
+    }
+
+    private ChatTemplate chatTemplate() {
+        ChatTemplate template = chatTemplate;
+        if (template == null) {
+            synchronized (this) {
+                if (chatTemplate == null) {
+                    Path file = config.tokenizerDirectory().resolve("tokenizer_config.json");
+                    if (!Files.isRegularFile(file)) {
+                        throw new InvalidRequestException("chat prompts need a chat template, and " + file + " is missing");
+                    }
+                    try {
+                        chatTemplate = ChatTemplate.fromTokenizerConfig(file);
+                    } catch (IOException e) {
+                        throw new UncheckedIOException("cannot read " + file + ": " + e.getMessage(), e);
+                    }
+                }
+                template = chatTemplate;
+            }
+        }
+        return template;
+    }
+
+    /** Loads the model and tokenizer named by {@code config} and starts the engine thread. */
+    public static Engine start(EngineConfig config, LoadProgress progress) {
+        HyTokenizer tokenizer;
+        try {
+            tokenizer = HyTokenizer.load(config.tokenizerDirectory());
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read the tokenizer in %s: %s"
+                    .formatted(config.tokenizerDirectory(), e.getMessage()), e);
+        }
+        Backend backend = createBackend(config);
+        try {
+            HunyuanModel model = HunyuanModel.load(config.modelDirectory(), backend, progress);
+            Engine engine = new Engine(config, backend, model, tokenizer);
+            engine.engineThread.start();
+            return engine;
+        } catch (RuntimeException e) {
+            backend.close();
+            throw e;
+        }
+    }
+
+    private static Backend createBackend(EngineConfig config) {
+        return switch (config.device()) {
+            case "cpu" -> CpuBackend.vector(config.threads());
+            case "cpu-scalar" -> CpuBackend.scalar(config.threads());
+            default -> throw new IllegalArgumentException(
+                    "unknown device '%s'; expected cpu or cpu-scalar".formatted(config.device()));
+        };
+    }
+
+    public HyTokenizer tokenizer() {
+        return tokenizer;
+    }
+
+    public HunyuanConfig modelConfig() {
+        return model.config();
+    }
+
+    public GenerationDefaults generationDefaults() {
+        return defaults;
+    }
+
+    public int maxModelLength() {
+        return maxModelLength;
+    }
+
+    /** Tokens the prompt becomes: text gets {@code <|startoftext|>} prepended, chat goes through the template. */
+    public int[] promptIds(Prompt prompt) {
+        return switch (prompt) {
+            case Prompt.TokenIds tokens -> tokens.ids().clone();
+            case Prompt.Text text -> {
+                int[] body = tokenizer.encode(text.text());
+                int[] ids = new int[body.length + 1];
+                ids[0] = startOfText;
+                System.arraycopy(body, 0, ids, 1, body.length);
+                yield ids;
+            }
+            case Prompt.Chat chat -> {
+                try {
+                    yield tokenizer.encode(chatTemplate().render(chat.messages()));
+                } catch (ChatTemplateException e) {
+                    throw new InvalidRequestException(e.getMessage(), e);
+                }
+            }
+        };
+    }
+
+    /**
+     * Validates and queues a generation. Throws {@link InvalidRequestException} for a request that cannot
+     * run (bad parameters, empty or too long prompt, ids outside the vocabulary).
+     */
+    public GenerationStream submit(GenerationRequest request) {
+        ensureOpen();
+        try {
+            request.sampling().validate();
+        } catch (IllegalArgumentException e) {
+            throw new InvalidRequestException(e.getMessage(), e);
+        }
+        int[] prompt = promptIds(request.prompt());
+        validatePrompt(prompt);
+        Sampling sampling = defaults.resolve(request.sampling(), maxModelLength - prompt.length);
+        for (int id : sampling.stopTokenIds()) {
+            if (id >= model.config().vocabSize()) {
+                throw new InvalidRequestException("stop token id %d is outside the vocabulary [0, %d)"
+                        .formatted(id, model.config().vocabSize()));
+            }
+        }
+        Sinks.Many<TokenEvent> sink = Sinks.many().unicast().onBackpressureBuffer();
+        AtomicBoolean cancelled = new AtomicBoolean();
+        Generation generation = new Generation(request.requestId(), prompt, sampling, sink, cancelled, runner,
+                tokenizer, model.config().vocabSize(), config.maxPrefillChunk());
+        jobs.add(generation::run);
+        return new GenerationStream(request.requestId(), prompt, sink.asFlux(), cancelled);
+    }
+
+    /** Logits of the prompt's last position, (vocab): a scoring pass with no generation. */
+    public CompletableFuture<float[]> lastLogits(int[] promptIds) {
+        ensureOpen();
+        validatePrompt(promptIds);
+        CompletableFuture<float[]> result = new CompletableFuture<>();
+        jobs.add(() -> {
+            var blocks = runner.newSequence();
+            try {
+                float[] logits = null;
+                for (int start = 0; start < promptIds.length; start += config.maxPrefillChunk()) {
+                    int end = Math.min(promptIds.length, start + config.maxPrefillChunk());
+                    logits = runner.append(blocks, start, java.util.Arrays.copyOfRange(promptIds, start, end));
+                }
+                result.complete(logits);
+            } catch (RuntimeException e) {
+                result.completeExceptionally(e);
+            } finally {
+                runner.release(blocks);
+            }
+        });
+        return result;
+    }
+
+    private void validatePrompt(int[] prompt) {
+        if (prompt.length == 0) {
+            throw new InvalidRequestException("the prompt is empty");
+        }
+        if (prompt.length >= maxModelLength) {
+            throw new InvalidRequestException("the prompt has %d tokens; this model's context is %d tokens"
+                    .formatted(prompt.length, maxModelLength));
+        }
+        if (prompt.length > runner.capacityTokens()) {
+            throw new InvalidRequestException("the prompt has %d tokens; the KV cache holds %d"
+                    .formatted(prompt.length, runner.capacityTokens()));
+        }
+        int vocab = model.config().vocabSize();
+        for (int id : prompt) {
+            if (id < 0 || id >= vocab) {
+                throw new InvalidRequestException("token id %d is outside the vocabulary [0, %d)".formatted(id, vocab));
+            }
+        }
+    }
+
+    private void ensureOpen() {
+        if (closed) {
+            throw new IllegalStateException("the engine is closed");
+        }
+    }
+
+    private void runJobs() {
+        while (!closed) {
+            Runnable job;
+            try {
+                job = jobs.take();
+            } catch (InterruptedException e) {
+                return;
+            }
+            job.run();
+        }
+    }
+
+    /** Stops the engine thread after the job in progress and frees the model, KV pool and backend. */
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        engineThread.interrupt();
+        try {
+            engineThread.join();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        runner.close();
+        model.close();
+        backend.close();
+    }
+}

@@ -1,0 +1,133 @@
+package io.hyserve.engine.backend.cpu;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
+
+import io.hyserve.engine.load.DType;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.SplittableRandom;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/** The vectorised kernels against their scalar twins, on shapes that hit every tile and tail path. */
+class KernelsTest {
+    private final Kernels vector = new VectorKernels();
+    private final Kernels scalar = new ScalarKernels();
+
+    private static float[] random(SplittableRandom random, int n) {
+        float[] x = new float[n];
+        for (int i = 0; i < n; i++) {
+            x[i] = (float) random.nextDouble(-1, 1);
+        }
+        return x;
+    }
+
+    private static CpuWeight weight(Arena arena, float[] values, int rows, int cols, boolean bf16) {
+        MemorySegment segment = arena.allocate((long) values.length * (bf16 ? 2 : 4), 1);
+        for (int i = 0; i < values.length; i++) {
+            if (bf16) {
+                segment.set(CpuWeight.BF16, 2L * i, (short) (Float.floatToRawIntBits(values[i]) >>> 16));
+            } else {
+                segment.set(CpuWeight.F32, 4L * i, values[i]);
+            }
+        }
+        return new CpuWeight(segment, bf16 ? DType.BF16 : DType.F32, rows, cols);
+    }
+
+    @ParameterizedTest(name = "tokens={0} rows={1} cols={2} bf16={3}")
+    @CsvSource({
+        "1, 4, 64, false", "1, 7, 70, true", "5, 9, 33, false", "4, 8, 128, true", "9, 13, 100, true",
+        "3, 1, 5, false", "17, 6, 272, false", "2, 130, 64, true"
+    })
+    void matmulMatchesScalarTwin(int tokens, int rows, int cols, boolean bf16) {
+        SplittableRandom random = new SplittableRandom(tokens * 31L + rows * 7L + cols);
+        float[] in = random(random, tokens * cols);
+        try (Arena arena = Arena.ofConfined()) {
+            CpuWeight w = weight(arena, random(random, rows * cols), rows, cols, bf16);
+            float[] fast = new float[tokens * rows];
+            float[] plain = new float[tokens * rows];
+            vector.matmul(vector.prepareInput(in, tokens, cols, w), tokens, w, 0, rows, fast, rows);
+            scalar.matmul(scalar.prepareInput(in, tokens, cols, w), tokens, w, 0, rows, plain, rows);
+            for (int i = 0; i < fast.length; i++) {
+                assertThat(fast[i]).as("element %d", i).isCloseTo(plain[i], within(1e-5f * cols));
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "rows {0}..{1} of {2}")
+    @CsvSource({"0, 8, 12", "4, 12, 12", "3, 10, 12", "0, 1, 12"})
+    void matmulWritesOnlyItsRowRange(int start, int end, int rows) {
+        SplittableRandom random = new SplittableRandom(3);
+        int cols = 48;
+        float[] in = random(random, 2 * cols);
+        try (Arena arena = Arena.ofConfined()) {
+            CpuWeight w = weight(arena, random(random, rows * cols), rows, cols, true);
+            float[] out = new float[2 * rows];
+            java.util.Arrays.fill(out, Float.NaN);
+            vector.matmul(vector.prepareInput(in, 2, cols, w), 2, w, start, end, out, rows);
+            for (int t = 0; t < 2; t++) {
+                for (int r = 0; r < rows; r++) {
+                    assertThat(Float.isNaN(out[t * rows + r])).isEqualTo(r < start || r >= end);
+                }
+            }
+        }
+    }
+
+    /** The same token row gives bit-identical results in any tile (1x4, 4x4, row tail) and any batch. */
+    @ParameterizedTest(name = "cols={0} bf16={1}")
+    @CsvSource({"64, false", "100, true", "6400, true"})
+    void matmulResultOfATokenDoesNotDependOnTheBatch(int cols, boolean bf16) {
+        SplittableRandom random = new SplittableRandom(cols);
+        int rows = 11;
+        int tokens = 9;
+        float[] in = random(random, tokens * cols);
+        try (Arena arena = Arena.ofConfined()) {
+            CpuWeight w = weight(arena, random(random, rows * cols), rows, cols, bf16);
+            float[] batched = new float[tokens * rows];
+            vector.matmul(vector.prepareInput(in, tokens, cols, w), tokens, w, 0, rows, batched, rows);
+            for (int t = 0; t < tokens; t++) {
+                float[] row = vector.prepareInput(java.util.Arrays.copyOfRange(in, t * cols, (t + 1) * cols), 1, cols, w);
+                float[] single = new float[rows];
+                vector.matmul(row, 1, w, 0, rows, single, rows);
+                for (int r = 0; r < rows; r++) {
+                    assertThat(Float.floatToRawIntBits(batched[t * rows + r]))
+                            .as("token %d row %d", t, r).isEqualTo(Float.floatToRawIntBits(single[r]));
+                }
+                float[] oneRowAtATime = new float[rows];
+                for (int r = 0; r < rows; r++) {
+                    vector.matmul(row, 1, w, r, r + 1, oneRowAtATime, rows);
+                }
+                assertThat(oneRowAtATime).containsExactly(single);
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @CsvSource({"16", "80", "37", "3"})
+    void reductionsAndAttentionHelpersMatchScalarTwin(int length) {
+        SplittableRandom random = new SplittableRandom(length);
+        float[] x = random(random, length + 5);
+        float[] w = random(random, length);
+        assertThat(vector.sumOfSquares(x, 5, length)).isCloseTo(scalar.sumOfSquares(x, 5, length), within(1e-5f * length));
+        float[] a = new float[length];
+        float[] b = new float[length];
+        vector.scaleByWeight(x, 5, 0.75f, w, a, 0, length);
+        scalar.scaleByWeight(x, 5, 0.75f, w, b, 0, length);
+        assertThat(a).containsExactly(b);
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment kv = arena.allocate(4L * (length + 3), 4);
+            for (int i = 0; i < length + 3; i++) {
+                kv.set(CpuWeight.F32, 4L * i, (float) random.nextDouble(-1, 1));
+            }
+            assertThat(vector.dot(x, 1, kv, 12, length)).isCloseTo(scalar.dot(x, 1, kv, 12, length), within(1e-5f * length));
+            float[] accFast = random(new SplittableRandom(1), length);
+            float[] accPlain = accFast.clone();
+            vector.accumulate(0.3f, kv, 8, accFast, length);
+            scalar.accumulate(0.3f, kv, 8, accPlain, length);
+            for (int i = 0; i < length; i++) {
+                assertThat(accFast[i]).isCloseTo(accPlain[i], within(1e-6f));
+            }
+        }
+    }
+}

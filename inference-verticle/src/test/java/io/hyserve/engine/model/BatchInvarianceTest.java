@@ -1,0 +1,140 @@
+package io.hyserve.engine.model;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.hyserve.engine.backend.KvStorage;
+import io.hyserve.engine.backend.StepLayout;
+import io.hyserve.engine.backend.cpu.CpuBackend;
+import io.hyserve.engine.kv.BlockAllocator;
+import io.hyserve.engine.kv.SequenceBlocks;
+import io.hyserve.engine.testing.Fixtures;
+import java.util.Arrays;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A sequence's logits are bit-identical whether its prompt runs in one step, in chunks, token by token, or
+ * in a ragged step shared with another sequence: every reduction runs in the same order in all of them.
+ */
+class BatchInvarianceTest {
+    private static final int BLOCK = 16;
+    private static CpuBackend backend;
+    private static HunyuanModel model;
+    private static int vocab;
+
+    @BeforeAll
+    static void load() {
+        backend = CpuBackend.vector(2);
+        model = HunyuanModel.load(Fixtures.model(Fixtures.BF16_MODEL), backend, LoadProgress.NONE);
+        vocab = model.config().vocabSize();
+    }
+
+    @AfterAll
+    static void close() {
+        model.close();
+        backend.close();
+    }
+
+    private static int[] randomPrompt(long seed, int length) {
+        return new SplittableRandom(seed).ints(length, 0, 128000).toArray();
+    }
+
+    /** Logits of every position of {@code prompt}, fed in steps of {@code chunk} tokens. */
+    private static float[] run(int[] prompt, int chunk) {
+        BlockAllocator allocator = new BlockAllocator(64);
+        try (KvStorage kv = model.allocateKv(64, BLOCK)) {
+            SequenceBlocks blocks = new SequenceBlocks(BLOCK);
+            blocks.ensureCapacity(prompt.length, allocator);
+            float[] all = new float[prompt.length * vocab];
+            for (int start = 0; start < prompt.length; start += chunk) {
+                int from = start;
+                int end = Math.min(prompt.length, start + chunk);
+                int[] positions = new int[end - start];
+                Arrays.setAll(positions, i -> from + i);
+                int[] rows = new int[end - start];
+                Arrays.setAll(rows, i -> i);
+                float[] logits = model.forward(Arrays.copyOfRange(prompt, start, end),
+                        StepLayout.of(positions, new int[rows.length], new int[][] {blocks.table()}, BLOCK), kv, rows);
+                System.arraycopy(logits, 0, all, start * vocab, logits.length);
+            }
+            return all;
+        }
+    }
+
+    private static void assertBitIdentical(float[] a, float[] b) {
+        assertThat(a.length).isEqualTo(b.length);
+        for (int i = 0; i < a.length; i++) {
+            if (Float.floatToRawIntBits(a[i]) != Float.floatToRawIntBits(b[i])) {
+                throw new AssertionError("position %d id %d: %s vs %s".formatted(i / vocab, i % vocab, a[i], b[i]));
+            }
+        }
+    }
+
+    @Test
+    void chunkBoundariesDoNotChangeAnyLogit() {
+        int[] prompt = randomPrompt(1, 45);
+        float[] whole = run(prompt, prompt.length);
+        assertBitIdentical(run(prompt, 16), whole);
+        assertBitIdentical(run(prompt, 7), whole);
+        assertBitIdentical(run(prompt, 1), whole);
+    }
+
+    @Test
+    void sharingAStepWithAnotherSequenceDoesNotChangeAnyLogit() {
+        int[] first = randomPrompt(2, 21);
+        int[] second = randomPrompt(3, 38);
+        float[] alone1 = run(first, first.length);
+        float[] alone2 = run(second, second.length);
+
+        BlockAllocator allocator = new BlockAllocator(64);
+        try (KvStorage kv = model.allocateKv(64, BLOCK)) {
+            SequenceBlocks b1 = new SequenceBlocks(BLOCK);
+            SequenceBlocks b2 = new SequenceBlocks(BLOCK);
+            b2.ensureCapacity(second.length, allocator); // second sequence gets the low blocks this time
+            b1.ensureCapacity(first.length, allocator);
+            int total = first.length + second.length;
+            int[] ids = new int[total];
+            int[] positions = new int[total];
+            int[] owner = new int[total];
+            int[] rows = new int[total];
+            // Interleave the two sequences' tokens in one ragged step.
+            int i1 = 0;
+            int i2 = 0;
+            for (int t = 0; t < total; t++) {
+                boolean takeFirst = i1 < first.length && (t % 2 == 0 || i2 >= second.length);
+                owner[t] = takeFirst ? 0 : 1;
+                positions[t] = takeFirst ? i1 : i2;
+                ids[t] = takeFirst ? first[i1++] : second[i2++];
+                rows[t] = t;
+            }
+            float[] mixed = model.forward(ids, StepLayout.of(positions, owner, new int[][] {b1.table(), b2.table()}, BLOCK),
+                    kv, rows);
+            float[] got1 = new float[alone1.length];
+            float[] got2 = new float[alone2.length];
+            for (int t = 0; t < total; t++) {
+                float[] target = owner[t] == 0 ? got1 : got2;
+                System.arraycopy(mixed, t * vocab, target, positions[t] * vocab, vocab);
+            }
+            assertBitIdentical(got1, alone1);
+            assertBitIdentical(got2, alone2);
+        }
+    }
+
+    @Test
+    void threadCountDoesNotChangeAnyLogit() {
+        int[] prompt = randomPrompt(4, 30);
+        float[] twoThreads = run(prompt, 8);
+        try (CpuBackend single = CpuBackend.vector(1);
+                HunyuanModel sequential = HunyuanModel.load(Fixtures.model(Fixtures.BF16_MODEL), single, LoadProgress.NONE)) {
+            HunyuanModel saved = model;
+            model = sequential;
+            try {
+                assertBitIdentical(run(prompt, 8), twoThreads);
+            } finally {
+                model = saved;
+            }
+        }
+    }
+}

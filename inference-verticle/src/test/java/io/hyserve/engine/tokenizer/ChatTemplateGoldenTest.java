@@ -1,0 +1,68 @@
+package io.hyserve.engine.tokenizer;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+import java.util.stream.StreamSupport;
+import org.junit.jupiter.api.Named;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/** {@code chat_template_golden.json}: the model's own template rendered by Jinjava, then tokenised. */
+class ChatTemplateGoldenTest {
+
+    private static final JsonNode GOLDEN = Fixtures.json("chat_template_golden.json");
+    private static final HyTokenizer TOKENIZER = Fixtures.tokenizer();
+    private static final ChatTemplate TEMPLATE = load();
+
+    private static ChatTemplate load() {
+        try {
+            return ChatTemplate.fromTokenizerConfig(Fixtures.tokenizerDir().resolve("tokenizer_config.json"));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    static Stream<Named<JsonNode>> cases() {
+        assertThat(GOLDEN.get("cases")).hasSize(9);
+        return StreamSupport.stream(GOLDEN.get("cases").spliterator(), false)
+                .map(c -> Named.of(c.get("name").asText(), c));
+    }
+
+    @ParameterizedTest
+    @MethodSource("cases")
+    void rendersAndEncodesLikeTransformers(JsonNode c) {
+        String rendered = TEMPLATE.render(messages(c.get("messages")));
+        assertThat(rendered).isEqualTo(c.get("rendered").asText());
+        assertThat(TOKENIZER.encode(rendered)).containsExactly(Fixtures.ints(c.get("ids")));
+    }
+
+    @Test
+    void emptyFirstMessageFailsLikeTheSandbox() {
+        JsonNode errorCases = GOLDEN.get("error_cases");
+        assertThat(errorCases).hasSize(1);
+        JsonNode c = errorCases.get(0);
+        assertThat(c.get("name").asText()).isEqualTo("empty_first_message");
+        assertThatThrownBy(() -> TEMPLATE.render(messages(c.get("messages"))))
+                .isInstanceOf(ChatTemplateException.class)
+                .hasMessageStartingWith("chat template failed: ")
+                .hasMessageContaining("'update'")
+                .hasMessageContaining("the first message must not be empty");
+        // What an unsandboxed renderer would have produced still tokenises as the golden says.
+        assertThat(TOKENIZER.encode(c.get("unsandboxed_rendered").asText()))
+                .containsExactly(Fixtures.ints(c.get("unsandboxed_ids")));
+    }
+
+    private static List<ChatMessage> messages(JsonNode array) {
+        List<ChatMessage> messages = new ArrayList<>();
+        array.forEach(m -> messages.add(new ChatMessage(m.get("role").asText(), m.get("content").asText())));
+        return messages;
+    }
+}

@@ -1,0 +1,45 @@
+package io.hyserve.launcher;
+
+import io.hyserve.engine.Engine;
+import io.hyserve.engine.EngineConfig;
+import java.nio.file.Path;
+import picocli.CommandLine.Option;
+
+/** Options shared by the commands that load a model. */
+final class EngineOptions {
+    @Option(names = "--model", paramLabel = "DIR",
+            description = "HunYuan checkpoint folder (default: the bundled random-weight tiny model)")
+    Path model;
+
+    @Option(names = "--tokenizer", paramLabel = "DIR",
+            description = "Folder with hy.tiktoken (default: the model folder if it has one, else the bundled tokenizer)")
+    Path tokenizer;
+
+    @Option(names = "--device", defaultValue = "cpu", description = "cpu or cpu-scalar (default: ${DEFAULT-VALUE})")
+    String device;
+
+    @Option(names = "--threads", description = "CPU kernel threads (default: all cores)")
+    Integer threads;
+
+    @Option(names = "--kv-cache-bytes", description = "KV cache budget in bytes (default: 2 GiB)")
+    Long kvCacheBytes;
+
+    Path modelDirectory() {
+        return model != null ? model : ProjectHome.bundledModel();
+    }
+
+    Path tokenizerDirectory() {
+        return tokenizer != null ? tokenizer : ProjectHome.tokenizerFor(modelDirectory());
+    }
+
+    Engine startEngine() {
+        EngineConfig config = EngineConfig.of(modelDirectory(), tokenizerDirectory()).withDevice(device);
+        if (threads != null) {
+            config = config.withThreads(threads);
+        }
+        if (kvCacheBytes != null) {
+            config = config.withKvCacheBytes(kvCacheBytes);
+        }
+        return Engine.start(config, new LoadProgressLog(modelDirectory()));
+    }
+}
