@@ -154,7 +154,7 @@ public final class CpuBackend implements Backend {
         requireShape(o, x.rows, w.rows);
         long work = (long) x.rows * w.rows * w.cols;
         float[] input = kernels.prepareInput(x.data, x.rows, w.cols, w);
-        parallel.forRange(w.rows, 4, work, (start, end) -> kernels.matmul(input, x.rows, w, start, end, o.data, w.rows));
+        parallel.forRange(w.rows, 8, work, (start, end) -> kernels.matmul(input, x.rows, w, start, end, o.data, w.rows));
     }
 
     @Override
