@@ -87,7 +87,7 @@ final class Parallel implements AutoCloseable {
             return;
         }
         int units = (count + grain - 1) / grain;
-        int chunks = Math.min(units, threads * 4);
+        int chunks = Math.min(units, threads * 16);
         if (threads == 1 || chunks <= 1 || work < MIN_PARALLEL_WORK || dispatch.isHeldByCurrentThread()
                 || Thread.currentThread() instanceof WorkerThread) {
             body.run(0, count);
