@@ -193,12 +193,7 @@ public final class Engine implements AutoCloseable {
         jobs.add(() -> {
             var blocks = runner.newSequence();
             try {
-                float[] logits = null;
-                for (int start = 0; start < promptIds.length; start += config.maxPrefillChunk()) {
-                    int end = Math.min(promptIds.length, start + config.maxPrefillChunk());
-                    logits = runner.append(blocks, start, java.util.Arrays.copyOfRange(promptIds, start, end));
-                }
-                result.complete(logits);
+                result.complete(runner.prefill(blocks, promptIds, config.maxPrefillChunk(), () -> false));
             } catch (RuntimeException e) {
                 result.completeExceptionally(e);
             } finally {

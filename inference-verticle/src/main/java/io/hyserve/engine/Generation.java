@@ -5,7 +5,6 @@ import io.hyserve.engine.sample.Sampler;
 import io.hyserve.engine.sample.Sampling;
 import io.hyserve.engine.sample.TokenLogprob;
 import io.hyserve.engine.tokenizer.HyTokenizer;
-import java.util.Arrays;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -57,13 +56,10 @@ final class Generation {
             finish(cancelled.get() ? FinishReason.ABORT : FinishReason.LENGTH, "", generated);
             return;
         }
-        float[] logits = null;
-        for (int start = 0; start < prompt.length; start += prefillChunk) {
-            if (cancelled.get()) {
-                finish(FinishReason.ABORT, "", generated);
-                return;
-            }
-            logits = runner.append(blocks, start, Arrays.copyOfRange(prompt, start, Math.min(prompt.length, start + prefillChunk)));
+        float[] logits = runner.prefill(blocks, prompt, prefillChunk, cancelled::get);
+        if (logits == null) {
+            finish(FinishReason.ABORT, "", generated);
+            return;
         }
         Sampler sampler = new Sampler(sampling, prompt, vocab);
         OutputText text = new OutputText(tokenizer.streamingDetokenizer(sampling.skipSpecialTokens()), sampling.stop());
@@ -74,7 +70,7 @@ final class Generation {
                 return;
             }
             TokenLogprob logprob = sampling.logprobs() >= 0
-                    ? TokenLogprob.of(logits, 0, vocab, token, sampling.logprobs())
+                    ? TokenLogprob.of(logits, token, sampling.logprobs())
                     : null;
             generated++;
             sink.tryEmitNext(new TokenEvent.Token(token, text.append(token), logprob));

@@ -5,6 +5,8 @@ import io.hyserve.engine.backend.StepLayout;
 import io.hyserve.engine.kv.BlockAllocator;
 import io.hyserve.engine.kv.SequenceBlocks;
 import io.hyserve.engine.model.HunyuanModel;
+import java.util.Arrays;
+import java.util.function.BooleanSupplier;
 
 /** Runs forward steps of sequences over one model and its paged KV pool. Engine thread only. */
 final class ModelRunner implements AutoCloseable {
@@ -34,6 +36,21 @@ final class ModelRunner implements AutoCloseable {
 
     void release(SequenceBlocks blocks) {
         blocks.release(allocator);
+    }
+
+    /**
+     * Runs the prompt through the model {@code chunk} tokens per step and returns the logits of its last
+     * position, or null if {@code cancelled} turned true between steps.
+     */
+    float[] prefill(SequenceBlocks blocks, int[] prompt, int chunk, BooleanSupplier cancelled) {
+        float[] logits = null;
+        for (int start = 0; start < prompt.length; start += chunk) {
+            if (cancelled.getAsBoolean()) {
+                return null;
+            }
+            logits = append(blocks, start, Arrays.copyOfRange(prompt, start, Math.min(prompt.length, start + chunk)));
+        }
+        return logits;
     }
 
     /**

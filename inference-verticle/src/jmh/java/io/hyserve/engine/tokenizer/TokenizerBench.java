@@ -24,8 +24,8 @@ import org.openjdk.jmh.annotations.Warmup;
  * Tokenizer throughput in MB/s (10^6 bytes of UTF-8 text per second) on English prose, Chinese prose and
  * source code, each a deterministic ~512 KB corpus generated here.
  *
- * <p>Run: {@code ./mvnw -Pjmh package -DskipTests && java -Dhyserve.fixtures=<shared/fixtures> -jar
- * target/benchmarks.jar TokenizerBench -f 1 -wi 2 -w 2s -i 3 -r 2s}. Read the {@code :megabytes} rows:
+ * <p>Run from the project folder: {@code ./mvnw -Pjmh -pl inference-verticle -am package -DskipTests && java
+ * -jar inference-verticle/target/benchmarks.jar TokenizerBench -f 1 -wi 2 -w 2s -i 3 -r 2s}. Read the {@code :megabytes} rows:
  * their "ops/s" is MB/s of text (encode input, decode output). The primary row is whole-corpus calls per
  * second. Encoding is single-threaded; one core is the roofline.
  */
@@ -50,11 +50,8 @@ public class TokenizerBench {
 
         @Setup(Level.Trial)
         public void load() throws IOException {
-            String fixtures = System.getProperty("hyserve.fixtures");
-            if (fixtures == null) {
-                throw new IllegalStateException("pass -Dhyserve.fixtures=<path to shared/fixtures>");
-            }
-            tokenizer = HyTokenizer.load(Path.of(fixtures, "tokenizer"));
+            // The bundled tokenizer when run from the project folder; -Dhyserve.tokenizer=DIR for another.
+            tokenizer = HyTokenizer.load(Path.of(System.getProperty("hyserve.tokenizer", "models/tokenizer")));
             text = switch (kind) {
                 case "english" -> corpus(ENGLISH, " ", 1);
                 case "chinese" -> corpus(CHINESE, "", 2);

@@ -9,27 +9,26 @@ import java.util.List;
 public record TokenLogprob(int tokenId, float logprob, List<Alternative> top) {
     public record Alternative(int tokenId, float logprob) {}
 
-    /** Computes the chosen token's logprob and the {@code topN} best from one row of logits. */
-    public static TokenLogprob of(float[] logits, int offset, int vocab, int token, int topN) {
+    /** Computes the chosen token's logprob and the {@code topN} best from one row of logits, (vocab). */
+    public static TokenLogprob of(float[] logits, int token, int topN) {
         float max = Float.NEGATIVE_INFINITY;
-        for (int i = 0; i < vocab; i++) {
-            max = Math.max(max, logits[offset + i]);
+        for (float logit : logits) {
+            max = Math.max(max, logit);
         }
         double sum = 0;
-        for (int i = 0; i < vocab; i++) {
-            sum += Math.exp(logits[offset + i] - max);
+        for (float logit : logits) {
+            sum += Math.exp(logit - max);
         }
         double logZ = max + Math.log(sum);
         List<Alternative> top = List.of();
         if (topN > 0) {
-            float[] row = offset == 0 && logits.length == vocab ? logits : java.util.Arrays.copyOfRange(logits, offset, offset + vocab);
-            int[] best = TopSelection.top(row, null, vocab, topN);
+            int[] best = TopSelection.top(logits, null, logits.length, topN);
             Alternative[] alternatives = new Alternative[best.length];
             for (int i = 0; i < best.length; i++) {
-                alternatives[i] = new Alternative(best[i], (float) (row[best[i]] - logZ));
+                alternatives[i] = new Alternative(best[i], (float) (logits[best[i]] - logZ));
             }
             top = List.of(alternatives);
         }
-        return new TokenLogprob(token, (float) (logits[offset + token] - logZ), top);
+        return new TokenLogprob(token, (float) (logits[token] - logZ), top);
     }
 }

@@ -8,11 +8,14 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.hyserve.engine.backend.cpu.CpuBackend;
 import io.hyserve.engine.load.Checkpoint;
 import io.hyserve.engine.load.CheckpointException;
+import io.hyserve.engine.load.DType;
 import io.hyserve.engine.load.SafetensorsWriter;
 import io.hyserve.engine.load.Tensor;
 import io.hyserve.engine.testing.Fixtures;
 import io.hyserve.engine.testing.SingleSequence;
 import java.io.IOException;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -86,6 +89,104 @@ class CheckpointLoadingTest {
         }
         Files.writeString(sharded.resolve(Checkpoint.INDEX_FILE), index.toString());
         assertThat(lastLogits(sharded)).containsExactly(lastLogits(source));
+    }
+
+    private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfShort F16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+    /** A copy of the F32 fixture with every tensor rounded to F16: stored as F16, or as F32 holding the same values. */
+    private Path halfPrecisionFixture(String name, boolean storeAsF16) throws IOException {
+        Path source = Fixtures.model(Fixtures.F32_MODEL);
+        Path target = dir.resolve(name);
+        Files.createDirectories(target);
+        Files.copy(source.resolve("config.json"), target.resolve("config.json"));
+        try (Checkpoint checkpoint = Checkpoint.open(source)) {
+            List<SafetensorsWriter.Entry> entries = new ArrayList<>();
+            for (Tensor t : checkpoint.tensors()) {
+                entries.add(new SafetensorsWriter.Entry(t.name(), storeAsF16 ? DType.F16 : DType.F32, t.shape(), out -> {
+                    for (long i = 0; i < t.elementCount(); i++) {
+                        short half = Float.floatToFloat16(t.data().get(F32, 4 * i));
+                        if (storeAsF16) {
+                            out.set(F16, 2 * i, half);
+                        } else {
+                            out.set(F32, 4 * i, Float.float16ToFloat(half));
+                        }
+                    }
+                }));
+            }
+            SafetensorsWriter.write(target.resolve(Checkpoint.SINGLE_FILE), entries, Map.of());
+        }
+        return target;
+    }
+
+    @Test
+    void f16WeightsComputeExactlyLikeTheirF32Values() throws IOException {
+        float[] half = lastLogits(halfPrecisionFixture("f16", true));
+        assertThat(half).containsExactly(lastLogits(halfPrecisionFixture("f16-as-f32", false)));
+        assertThat(half).isNotEqualTo(lastLogits(Fixtures.model(Fixtures.F32_MODEL)));
+    }
+
+    @Test
+    void untiedOutputProjectionIsReadFromLmHead() throws IOException {
+        float[] tied = lastLogits(Fixtures.model(Fixtures.F32_MODEL));
+        Path model = rewrittenFixture("untied", t -> t);
+        String config = Files.readString(model.resolve("config.json"));
+        Files.writeString(model.resolve("config.json"),
+                config.replace("\"tie_word_embeddings\": true", "\"tie_word_embeddings\": false"));
+        assertThatThrownBy(() -> lastLogits(model)).isInstanceOf(CheckpointException.class)
+                .hasMessageContaining("missing tensor 'lm_head.weight'");
+        // lm_head = the embedding with its sign flipped: every logit must flip with it.
+        Path withHead = dir.resolve("with-head");
+        Files.createDirectories(withHead);
+        Files.copy(model.resolve("config.json"), withHead.resolve("config.json"));
+        try (Checkpoint checkpoint = Checkpoint.open(Fixtures.model(Fixtures.F32_MODEL))) {
+            List<SafetensorsWriter.Entry> entries = new ArrayList<>();
+            checkpoint.tensors().forEach(t -> entries.add(copyOf(t)));
+            Tensor embed = checkpoint.tensor("model.embed_tokens.weight");
+            entries.add(new SafetensorsWriter.Entry("lm_head.weight", DType.F32, embed.shape(), out -> {
+                for (long i = 0; i < embed.elementCount(); i++) {
+                    out.set(F32, 4 * i, -embed.data().get(F32, 4 * i));
+                }
+            }));
+            SafetensorsWriter.write(withHead.resolve(Checkpoint.SINGLE_FILE), entries, Map.of());
+        }
+        float[] untied = lastLogits(withHead);
+        for (int i = 0; i < tied.length; i++) {
+            assertThat(untied[i]).isEqualTo(-tied[i]);
+        }
+    }
+
+    @Test
+    void attentionBiasesAreLoadedAndApplied() throws IOException {
+        float[] plain = lastLogits(Fixtures.model(Fixtures.F32_MODEL));
+        Path zero = withAttentionBiases("zero-bias", 0f);
+        assertThat(lastLogits(zero)).containsExactly(plain);
+        assertThat(lastLogits(withAttentionBiases("bias", 0.05f))).isNotEqualTo(plain);
+    }
+
+    /** The F32 fixture with attention_bias on and every q/k/v/o bias set to {@code value}. */
+    private Path withAttentionBiases(String name, float value) throws IOException {
+        Path model = dir.resolve(name);
+        Files.createDirectories(model);
+        Files.writeString(model.resolve("config.json"), Files.readString(Fixtures.model(Fixtures.F32_MODEL)
+                .resolve("config.json")).replace("\"attention_bias\": false", "\"attention_bias\": true"));
+        try (Checkpoint checkpoint = Checkpoint.open(Fixtures.model(Fixtures.F32_MODEL))) {
+            List<SafetensorsWriter.Entry> entries = new ArrayList<>();
+            for (Tensor t : checkpoint.tensors()) {
+                entries.add(copyOf(t));
+                String n = t.name();
+                if (n.matches("model\\.layers\\.\\d+\\.self_attn\\.[qkvo]_proj\\.weight")) {
+                    entries.add(new SafetensorsWriter.Entry(n.replace(".weight", ".bias"), DType.F32,
+                            new long[] {t.shape()[0]}, out -> {
+                                for (long i = 0; i < t.shape()[0]; i++) {
+                                    out.set(F32, 4 * i, value);
+                                }
+                            }));
+                }
+            }
+            SafetensorsWriter.write(model.resolve(Checkpoint.SINGLE_FILE), entries, Map.of());
+        }
+        return model;
     }
 
     @Test

@@ -129,7 +129,7 @@ class SamplerTest {
     @Test
     void logprobsAreLogSoftmaxOfTheRawLogits() {
         float[] logits = {0f, (float) Math.log(3)};
-        TokenLogprob lp = TokenLogprob.of(logits, 0, 2, 0, 2);
+        TokenLogprob lp = TokenLogprob.of(logits, 0, 2);
         assertThat((double) lp.logprob()).isCloseTo(Math.log(0.25), within(1e-6));
         assertThat(lp.top()).extracting(TokenLogprob.Alternative::tokenId).containsExactly(1, 0);
         assertThat((double) lp.top().get(0).logprob()).isCloseTo(Math.log(0.75), within(1e-6));
