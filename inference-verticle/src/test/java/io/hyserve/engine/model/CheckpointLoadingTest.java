@@ -24,6 +24,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Function;
+import java.util.function.UnaryOperator;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -42,23 +44,32 @@ class CheckpointLoadingTest {
         }
     }
 
-    /** Copies the F32 fixture, rewriting its tensors through {@code edit} (name -> tensor or null to drop). */
-    private Path rewrittenFixture(String name, java.util.function.Function<Tensor, Tensor> edit) throws IOException {
+    /**
+     * A variant of the F32 fixture in {@code dir/name}: its config.json through {@code config}, and each tensor
+     * replaced by the entries {@code tensors} makes of it (none to drop it).
+     */
+    private Path fixtureVariant(String name, UnaryOperator<String> config,
+            Function<Tensor, List<SafetensorsWriter.Entry>> tensors) throws IOException {
         Path source = Fixtures.model(Fixtures.F32_MODEL);
         Path target = dir.resolve(name);
         Files.createDirectories(target);
-        Files.copy(source.resolve("config.json"), target.resolve("config.json"));
+        Files.writeString(target.resolve("config.json"), config.apply(Files.readString(source.resolve("config.json"))));
         try (Checkpoint checkpoint = Checkpoint.open(source)) {
             List<SafetensorsWriter.Entry> entries = new ArrayList<>();
             for (Tensor tensor : checkpoint.tensors()) {
-                Tensor kept = edit.apply(tensor);
-                if (kept != null) {
-                    entries.add(copyOf(kept));
-                }
+                entries.addAll(tensors.apply(tensor));
             }
             SafetensorsWriter.write(target.resolve(Checkpoint.SINGLE_FILE), entries, Map.of());
         }
         return target;
+    }
+
+    /** The F32 fixture with each tensor passed through {@code edit} (null drops it). */
+    private Path rewrittenFixture(String name, UnaryOperator<Tensor> edit) throws IOException {
+        return fixtureVariant(name, UnaryOperator.identity(), t -> {
+            Tensor kept = edit.apply(t);
+            return kept == null ? List.of() : List.of(copyOf(kept));
+        });
     }
 
     private static SafetensorsWriter.Entry copyOf(Tensor tensor) {
@@ -94,16 +105,10 @@ class CheckpointLoadingTest {
     private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfShort F16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
-    /** A copy of the F32 fixture with every tensor rounded to F16: stored as F16, or as F32 holding the same values. */
+    /** The F32 fixture with every tensor rounded to F16: stored as F16, or as F32 holding the same values. */
     private Path halfPrecisionFixture(String name, boolean storeAsF16) throws IOException {
-        Path source = Fixtures.model(Fixtures.F32_MODEL);
-        Path target = dir.resolve(name);
-        Files.createDirectories(target);
-        Files.copy(source.resolve("config.json"), target.resolve("config.json"));
-        try (Checkpoint checkpoint = Checkpoint.open(source)) {
-            List<SafetensorsWriter.Entry> entries = new ArrayList<>();
-            for (Tensor t : checkpoint.tensors()) {
-                entries.add(new SafetensorsWriter.Entry(t.name(), storeAsF16 ? DType.F16 : DType.F32, t.shape(), out -> {
+        return fixtureVariant(name, UnaryOperator.identity(), t -> List.of(new SafetensorsWriter.Entry(t.name(),
+                storeAsF16 ? DType.F16 : DType.F32, t.shape(), out -> {
                     for (long i = 0; i < t.elementCount(); i++) {
                         short half = Float.floatToFloat16(t.data().get(F32, 4 * i));
                         if (storeAsF16) {
@@ -112,11 +117,7 @@ class CheckpointLoadingTest {
                             out.set(F32, 4 * i, Float.float16ToFloat(half));
                         }
                     }
-                }));
-            }
-            SafetensorsWriter.write(target.resolve(Checkpoint.SINGLE_FILE), entries, Map.of());
-        }
-        return target;
+                })));
     }
 
     @Test
@@ -129,27 +130,18 @@ class CheckpointLoadingTest {
     @Test
     void untiedOutputProjectionIsReadFromLmHead() throws IOException {
         float[] tied = lastLogits(Fixtures.model(Fixtures.F32_MODEL));
-        Path model = rewrittenFixture("untied", t -> t);
-        String config = Files.readString(model.resolve("config.json"));
-        Files.writeString(model.resolve("config.json"),
-                config.replace("\"tie_word_embeddings\": true", "\"tie_word_embeddings\": false"));
-        assertThatThrownBy(() -> lastLogits(model)).isInstanceOf(CheckpointException.class)
+        UnaryOperator<String> untie = c -> c.replace("\"tie_word_embeddings\": true", "\"tie_word_embeddings\": false");
+        Path headless = fixtureVariant("untied", untie, t -> List.of(copyOf(t)));
+        assertThatThrownBy(() -> lastLogits(headless)).isInstanceOf(CheckpointException.class)
                 .hasMessageContaining("missing tensor 'lm_head.weight'");
         // lm_head = the embedding with its sign flipped: every logit must flip with it.
-        Path withHead = dir.resolve("with-head");
-        Files.createDirectories(withHead);
-        Files.copy(model.resolve("config.json"), withHead.resolve("config.json"));
-        try (Checkpoint checkpoint = Checkpoint.open(Fixtures.model(Fixtures.F32_MODEL))) {
-            List<SafetensorsWriter.Entry> entries = new ArrayList<>();
-            checkpoint.tensors().forEach(t -> entries.add(copyOf(t)));
-            Tensor embed = checkpoint.tensor("model.embed_tokens.weight");
-            entries.add(new SafetensorsWriter.Entry("lm_head.weight", DType.F32, embed.shape(), out -> {
-                for (long i = 0; i < embed.elementCount(); i++) {
-                    out.set(F32, 4 * i, -embed.data().get(F32, 4 * i));
-                }
-            }));
-            SafetensorsWriter.write(withHead.resolve(Checkpoint.SINGLE_FILE), entries, Map.of());
-        }
+        Path withHead = fixtureVariant("with-head", untie, t -> !t.name().equals("model.embed_tokens.weight")
+                ? List.of(copyOf(t))
+                : List.of(copyOf(t), new SafetensorsWriter.Entry("lm_head.weight", DType.F32, t.shape(), out -> {
+                    for (long i = 0; i < t.elementCount(); i++) {
+                        out.set(F32, 4 * i, -t.data().get(F32, 4 * i));
+                    }
+                })));
         float[] untied = lastLogits(withHead);
         for (int i = 0; i < tied.length; i++) {
             assertThat(untied[i]).isEqualTo(-tied[i]);
@@ -159,34 +151,24 @@ class CheckpointLoadingTest {
     @Test
     void attentionBiasesAreLoadedAndApplied() throws IOException {
         float[] plain = lastLogits(Fixtures.model(Fixtures.F32_MODEL));
-        Path zero = withAttentionBiases("zero-bias", 0f);
-        assertThat(lastLogits(zero)).containsExactly(plain);
+        assertThat(lastLogits(withAttentionBiases("zero-bias", 0f))).containsExactly(plain);
         assertThat(lastLogits(withAttentionBiases("bias", 0.05f))).isNotEqualTo(plain);
     }
 
     /** The F32 fixture with attention_bias on and every q/k/v/o bias set to {@code value}. */
     private Path withAttentionBiases(String name, float value) throws IOException {
-        Path model = dir.resolve(name);
-        Files.createDirectories(model);
-        Files.writeString(model.resolve("config.json"), Files.readString(Fixtures.model(Fixtures.F32_MODEL)
-                .resolve("config.json")).replace("\"attention_bias\": false", "\"attention_bias\": true"));
-        try (Checkpoint checkpoint = Checkpoint.open(Fixtures.model(Fixtures.F32_MODEL))) {
-            List<SafetensorsWriter.Entry> entries = new ArrayList<>();
-            for (Tensor t : checkpoint.tensors()) {
-                entries.add(copyOf(t));
-                String n = t.name();
-                if (n.matches("model\\.layers\\.\\d+\\.self_attn\\.[qkvo]_proj\\.weight")) {
-                    entries.add(new SafetensorsWriter.Entry(n.replace(".weight", ".bias"), DType.F32,
-                            new long[] {t.shape()[0]}, out -> {
-                                for (long i = 0; i < t.shape()[0]; i++) {
-                                    out.set(F32, 4 * i, value);
-                                }
-                            }));
-                }
+        return fixtureVariant(name, c -> c.replace("\"attention_bias\": false", "\"attention_bias\": true"), t -> {
+            if (!t.name().matches("model\\.layers\\.\\d+\\.self_attn\\.[qkvo]_proj\\.weight")) {
+                return List.of(copyOf(t));
             }
-            SafetensorsWriter.write(model.resolve(Checkpoint.SINGLE_FILE), entries, Map.of());
-        }
-        return model;
+            long rows = t.shape()[0];
+            return List.of(copyOf(t), new SafetensorsWriter.Entry(t.name().replace(".weight", ".bias"), DType.F32,
+                    new long[] {rows}, out -> {
+                        for (long i = 0; i < rows; i++) {
+                            out.set(F32, 4 * i, value);
+                        }
+                    }));
+        });
     }
 
     @Test
