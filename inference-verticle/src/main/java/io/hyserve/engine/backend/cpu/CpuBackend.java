@@ -253,7 +253,10 @@ public final class CpuBackend implements Backend {
         });
     }
 
-    /** One query head over positions {@code 0..position} of its sequence: scores, softmax, weighted values. */
+    /**
+     * One query head over positions {@code 0..position} of its sequence: scores, softmax, weighted values.
+     * Keys and values are visited block by block; within a block one head's slots are evenly spaced.
+     */
     private void attendOne(CpuKvStorage store, int kvLayer, float[] q, int qOff, float[] out, float[] keyWeight,
             float scale, int d, int kvHead, int[] blockTable, int position, int blockSize, Scratch s) {
         float[] query = s.query(d);
@@ -261,22 +264,29 @@ public final class CpuBackend implements Backend {
             // Folding this layer's key-norm weight into the query: q·(w⊙k̂) = (q⊙w)·k̂.
             query[i] = keyWeight == null ? q[qOff + i] : q[qOff + i] * keyWeight[i];
         }
-        float[] scores = s.scores(position + 1);
+        int length = position + 1;
+        float[] scores = s.scores(length);
+        long stride = store.slotBytes();
+        for (int start = 0; start < length; start += blockSize) {
+            int count = Math.min(blockSize, length - start);
+            long first = store.offset(kvLayer, false, blockTable[start / blockSize] * blockSize, kvHead);
+            kernels.dots(query, store.pool, first, stride, count, d, scores, start);
+        }
         float max = Float.NEGATIVE_INFINITY;
-        for (int p = 0; p <= position; p++) {
-            int slot = blockTable[p / blockSize] * blockSize + p % blockSize;
-            scores[p] = kernels.dot(query, 0, store.pool, store.offset(kvLayer, false, slot, kvHead), d) * scale;
+        for (int p = 0; p < length; p++) {
+            scores[p] *= scale;
             max = Math.max(max, scores[p]);
         }
         float sum = 0;
-        for (int p = 0; p <= position; p++) {
+        for (int p = 0; p < length; p++) {
             scores[p] = (float) Math.exp(scores[p] - max);
             sum += scores[p];
         }
         float[] acc = s.accumulator(d);
-        for (int p = 0; p <= position; p++) {
-            int slot = blockTable[p / blockSize] * blockSize + p % blockSize;
-            kernels.accumulate(scores[p], store.pool, store.offset(kvLayer, true, slot, kvHead), acc, d);
+        for (int start = 0; start < length; start += blockSize) {
+            int count = Math.min(blockSize, length - start);
+            long first = store.offset(kvLayer, true, blockTable[start / blockSize] * blockSize, kvHead);
+            kernels.accumulate(scores, start, store.pool, first, stride, count, acc, d);
         }
         for (int i = 0; i < d; i++) {
             out[qOff + i] = acc[i] / sum;

@@ -27,6 +27,11 @@ final class CpuKvStorage implements KvStorage {
                 + (long) head * layout.headDim() * Float.BYTES;
     }
 
+    /** Bytes between consecutive slots of one plane (all KV heads of one token). */
+    long slotBytes() {
+        return slotBytes;
+    }
+
     @Override
     public KvLayout layout() {
         return layout;

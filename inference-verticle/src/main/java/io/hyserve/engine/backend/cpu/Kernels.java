@@ -26,9 +26,15 @@ interface Kernels {
     /** {@code out[outOff+i] = w[i] · (in[inOff+i] · scale)}. */
     void scaleByWeight(float[] in, int inOff, float scale, float[] w, float[] out, int outOff, int length);
 
-    /** {@code Σ q[qOff+i] · kv[off + 4i]} over {@code length} floats stored in the KV pool. */
-    float dot(float[] q, int qOff, MemorySegment kv, long off, int length);
+    /**
+     * {@code out[outOff + j] = Σ_i q[i] · key_j[i]} for {@code count} keys of {@code length} floats in the KV
+     * pool, key {@code j} starting at byte {@code first + j·stride}.
+     */
+    void dots(float[] q, MemorySegment kv, long first, long stride, int count, int length, float[] out, int outOff);
 
-    /** {@code acc[i] += p · kv[off + 4i]} over {@code length} floats stored in the KV pool. */
-    void accumulate(float p, MemorySegment kv, long off, float[] acc, int length);
+    /**
+     * {@code acc[i] += Σ_j p[pOff + j] · value_j[i]}, the values taken in order {@code j = 0..count-1}, value
+     * {@code j} starting at byte {@code first + j·stride} of the KV pool.
+     */
+    void accumulate(float[] p, int pOff, MemorySegment kv, long first, long stride, int count, float[] acc, int length);
 }

@@ -40,18 +40,24 @@ final class ScalarKernels implements Kernels {
     }
 
     @Override
-    public float dot(float[] q, int qOff, MemorySegment kv, long off, int length) {
-        float sum = 0;
-        for (int i = 0; i < length; i++) {
-            sum += q[qOff + i] * kv.get(CpuWeight.F32, off + 4L * i);
+    public void dots(float[] q, MemorySegment kv, long first, long stride, int count, int length, float[] out,
+            int outOff) {
+        for (int j = 0; j < count; j++) {
+            float sum = 0;
+            for (int i = 0; i < length; i++) {
+                sum += q[i] * kv.get(CpuWeight.F32, first + j * stride + 4L * i);
+            }
+            out[outOff + j] = sum;
         }
-        return sum;
     }
 
     @Override
-    public void accumulate(float p, MemorySegment kv, long off, float[] acc, int length) {
-        for (int i = 0; i < length; i++) {
-            acc[i] += p * kv.get(CpuWeight.F32, off + 4L * i);
+    public void accumulate(float[] p, int pOff, MemorySegment kv, long first, long stride, int count, float[] acc,
+            int length) {
+        for (int j = 0; j < count; j++) {
+            for (int i = 0; i < length; i++) {
+                acc[i] += p[pOff + j] * kv.get(CpuWeight.F32, first + j * stride + 4L * i);
+            }
         }
     }
 }

@@ -115,19 +115,43 @@ class KernelsTest {
         vector.scaleByWeight(x, 5, 0.75f, w, a, 0, length);
         scalar.scaleByWeight(x, 5, 0.75f, w, b, 0, length);
         assertThat(a).containsExactly(b);
+    }
+
+    @ParameterizedTest(name = "keys={0} length={1}")
+    @CsvSource({"1, 80", "4, 16", "7, 80", "16, 37", "9, 3"})
+    void attentionKernelsMatchScalarTwinAndIgnoreGrouping(int keys, int length) {
+        SplittableRandom random = new SplittableRandom(keys * 100L + length);
+        long stride = 4L * (length + 5); // slots wider than one head, as in the pool
+        float[] q = random(random, length);
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment kv = arena.allocate(4L * (length + 3), 4);
-            for (int i = 0; i < length + 3; i++) {
-                kv.set(CpuWeight.F32, 4L * i, (float) random.nextDouble(-1, 1));
+            MemorySegment kv = arena.allocate(stride * keys + 64, 4);
+            for (long i = 0; i < kv.byteSize() / 4; i++) {
+                kv.set(CpuWeight.F32, 4 * i, (float) random.nextDouble(-1, 1));
             }
-            assertThat(vector.dot(x, 1, kv, 12, length)).isCloseTo(scalar.dot(x, 1, kv, 12, length), within(1e-5f * length));
+            float[] fast = new float[keys];
+            float[] plain = new float[keys];
+            vector.dots(q, kv, 8, stride, keys, length, fast, 0);
+            scalar.dots(q, kv, 8, stride, keys, length, plain, 0);
+            for (int j = 0; j < keys; j++) {
+                assertThat(fast[j]).isCloseTo(plain[j], within(1e-5f * length));
+                float[] alone = new float[1];
+                vector.dots(q, kv, 8 + j * stride, stride, 1, length, alone, 0);
+                assertThat(Float.floatToRawIntBits(alone[0])).as("key %d alone vs in a group", j)
+                        .isEqualTo(Float.floatToRawIntBits(fast[j]));
+            }
+            float[] weights = random(random, keys);
             float[] accFast = random(new SplittableRandom(1), length);
             float[] accPlain = accFast.clone();
-            vector.accumulate(0.3f, kv, 8, accFast, length);
-            scalar.accumulate(0.3f, kv, 8, accPlain, length);
-            for (int i = 0; i < length; i++) {
-                assertThat(accFast[i]).isCloseTo(accPlain[i], within(1e-6f));
+            float[] accOneByOne = accFast.clone();
+            vector.accumulate(weights, 0, kv, 8, stride, keys, accFast, length);
+            scalar.accumulate(weights, 0, kv, 8, stride, keys, accPlain, length);
+            for (int j = 0; j < keys; j++) {
+                vector.accumulate(weights, j, kv, 8 + j * stride, stride, 1, accOneByOne, length);
             }
+            for (int i = 0; i < length; i++) {
+                assertThat(accFast[i]).isCloseTo(accPlain[i], within(1e-5f * keys));
+            }
+            assertThat(accOneByOne).containsExactly(accFast);
         }
     }
 }
