@@ -3,11 +3,13 @@ package io.hyserve.engine;
 import io.hyserve.engine.backend.Backend;
 import io.hyserve.engine.backend.KvLayout;
 import io.hyserve.engine.backend.cpu.CpuBackend;
+import io.hyserve.engine.kv.KvCacheManager;
 import io.hyserve.engine.model.HunyuanConfig;
 import io.hyserve.engine.model.HunyuanModel;
 import io.hyserve.engine.model.LoadProgress;
 import io.hyserve.engine.sample.GenerationDefaults;
 import io.hyserve.engine.sample.Sampling;
+import io.hyserve.engine.sample.SamplingParams;
 import io.hyserve.engine.tokenizer.ChatTemplate;
 import io.hyserve.engine.tokenizer.ChatTemplateException;
 import io.hyserve.engine.tokenizer.HyTokenizer;
@@ -15,13 +17,15 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.concurrent.BlockingQueue;
+import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import reactor.core.publisher.Sinks;
+import reactor.core.scheduler.Schedulers;
+import reactor.util.concurrent.Queues;
 
 /**
  * The engine API: requests in, a stream of token events out, cancel. It owns the model, the tokenizer and
@@ -30,6 +34,8 @@ import reactor.core.publisher.Sinks;
 public final class Engine implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Engine.class);
     private static final String START_OF_TEXT = "<|startoftext|>";
+    /** Events the hand-off to the consumer's thread takes from the request's buffer at a time. */
+    private static final int STREAM_PREFETCH = 32;
 
     private final EngineConfig config;
     private final Backend backend;
@@ -38,10 +44,10 @@ public final class Engine implements AutoCloseable {
     /** Loaded on the first chat prompt: starting the template engine costs more than a second. */
     private volatile ChatTemplate chatTemplate;
     private final GenerationDefaults defaults;
-    private final ModelRunner runner;
     private final int maxModelLength;
+    private final int kvCapacityTokens;
     private final int startOfText;
-    private final BlockingQueue<Runnable> jobs = new LinkedBlockingQueue<>();
+    private final EngineLoop loop;
     private final Thread engineThread;
     private volatile boolean closed;
 
@@ -57,14 +63,20 @@ public final class Engine implements AutoCloseable {
                 : shape.maxPositionEmbeddings();
         int poolBlocks = KvLayout.blocksFor(config.kvCacheBytes(), config.blockSize(), shape.numKvLayers(),
                 shape.numKeyValueHeads(), shape.headDim());
-        int neededBlocks = (maxModelLength + config.blockSize() - 1) / config.blockSize();
-        this.runner = new ModelRunner(model, Math.min(poolBlocks, neededBlocks), config.blockSize());
+        KvCacheManager cache = new KvCacheManager(poolBlocks, config.blockSize(), config.prefixCaching());
+        this.kvCapacityTokens = poolBlocks * config.blockSize();
         this.startOfText = tokenizer.specialTokenId(START_OF_TEXT).orElseThrow();
-        this.engineThread = Thread.ofPlatform().name("hyserve-engine").unstarted(this::runJobs);
+        this.loop = new EngineLoop(model, cache, config.maxNumSeqs(), config.maxNumBatchedTokens());
+        this.engineThread = Thread.ofPlatform().name("hyserve-engine").unstarted(loop);
         log.atInfo().setMessage("engine ready")
                 .addKeyValue("backend", backend.name())
                 .addKeyValue("maxModelLength", maxModelLength)
-                .addKeyValue("kvCacheTokens", runner.capacityTokens())
+                .addKeyValue("kvCacheTokens", kvCapacityTokens)
+                .addKeyValue("kvBytesPerToken", new KvLayout(1, 1, shape.numKvLayers(), shape.numKeyValueHeads(),
+                        shape.headDim()).bytesPerToken())
+                .addKeyValue("maxNumSeqs", config.maxNumSeqs())
+                .addKeyValue("maxNumBatchedTokens", config.maxNumBatchedTokens())
+                .addKeyValue("prefixCaching", config.prefixCaching())
                 .addKeyValue("generationDefaults", defaults.source())
                 .log();
     }
@@ -124,6 +136,10 @@ public final class Engine implements AutoCloseable {
         return tokenizer;
     }
 
+    public String backendName() {
+        return backend.name();
+    }
+
     public HunyuanConfig modelConfig() {
         return model.config();
     }
@@ -177,12 +193,19 @@ public final class Engine implements AutoCloseable {
                         .formatted(id, model.config().vocabSize()));
             }
         }
-        Sinks.Many<TokenEvent> sink = Sinks.many().unicast().onBackpressureBuffer();
+        Sinks.Many<TokenEvent> sink = Sinks.many().unicast()
+                .onBackpressureBuffer(Queues.<TokenEvent>get(config.streamBufferEvents()).get());
         AtomicBoolean cancelled = new AtomicBoolean();
-        Generation generation = new Generation(request.requestId(), prompt, sampling, sink, cancelled, runner,
-                tokenizer, model.config().vocabSize(), config.maxPrefillChunk());
-        jobs.add(generation::run);
-        return new GenerationStream(request.requestId(), prompt, sink.asFlux(), cancelled);
+        Generation generation = new Generation(request.requestId(), prompt, sampling, sink, cancelled, tokenizer,
+                model.config().vocabSize(), null);
+        if (sampling.maxTokens() == 0) {
+            generation.finish(FinishReason.LENGTH);
+        } else {
+            loop.submit(generation);
+        }
+        // Events reach the consumer on another thread, so a slow consumer never runs on the engine thread.
+        return new GenerationStream(request.requestId(), prompt,
+                sink.asFlux().publishOn(Schedulers.boundedElastic(), STREAM_PREFETCH), cancelled);
     }
 
     /** Logits of the prompt's last position, (vocab): a scoring pass with no generation. */
@@ -190,17 +213,21 @@ public final class Engine implements AutoCloseable {
         ensureOpen();
         validatePrompt(promptIds);
         CompletableFuture<float[]> result = new CompletableFuture<>();
-        jobs.add(() -> {
-            var blocks = runner.newSequence();
-            try {
-                result.complete(runner.prefill(blocks, promptIds, config.maxPrefillChunk(), () -> false));
-            } catch (RuntimeException e) {
-                result.completeExceptionally(e);
-            } finally {
-                runner.release(blocks);
-            }
-        });
+        Sampling greedy = defaults.resolve(SamplingParams.builder().temperature(0.0).build(), 1);
+        loop.submit(new Generation("score-" + UUID.randomUUID(), promptIds.clone(), greedy,
+                Sinks.many().unicast().onBackpressureBuffer(), new AtomicBoolean(), tokenizer,
+                model.config().vocabSize(), result));
         return result;
+    }
+
+    /** Scheduler and KV cache figures as of the last step. */
+    public EngineStats stats() {
+        return loop.stats();
+    }
+
+    /** Calls {@code listener} on the engine thread after every forward step; it must return quickly. */
+    public void addStepListener(Consumer<StepStats> listener) {
+        loop.addStepListener(listener);
     }
 
     private void validatePrompt(int[] prompt) {
@@ -211,9 +238,9 @@ public final class Engine implements AutoCloseable {
             throw new InvalidRequestException("the prompt has %d tokens; this model's context is %d tokens"
                     .formatted(prompt.length, maxModelLength));
         }
-        if (prompt.length > runner.capacityTokens()) {
+        if (prompt.length > kvCapacityTokens) {
             throw new InvalidRequestException("the prompt has %d tokens; the KV cache holds %d"
-                    .formatted(prompt.length, runner.capacityTokens()));
+                    .formatted(prompt.length, kvCapacityTokens));
         }
         int vocab = model.config().vocabSize();
         for (int id : prompt) {
@@ -229,32 +256,21 @@ public final class Engine implements AutoCloseable {
         }
     }
 
-    private void runJobs() {
-        while (!closed) {
-            Runnable job;
-            try {
-                job = jobs.take();
-            } catch (InterruptedException e) {
-                return;
-            }
-            job.run();
-        }
-    }
-
-    /** Stops the engine thread after the job in progress and frees the model, KV pool and backend. */
+    /** Stops after the step in progress (pending requests end with ABORT) and frees the model and memory. */
     @Override
     public void close() {
         if (closed) {
             return;
         }
         closed = true;
+        loop.close();
         engineThread.interrupt();
         try {
             engineThread.join();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        runner.close();
+        loop.closeKv();
         model.close();
         backend.close();
     }

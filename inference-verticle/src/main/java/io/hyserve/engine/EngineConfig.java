@@ -12,8 +12,12 @@ import java.util.Objects;
  * @param threads CPU worker threads for the kernels
  * @param kvCacheBytes memory budget of the paged KV pool
  * @param blockSize token positions per KV block
- * @param maxPrefillChunk prompt tokens processed per forward step
+ * @param maxNumSeqs most requests running at once (the rest wait, first come first served)
+ * @param maxNumBatchedTokens most tokens in one forward step (decode tokens plus prefill chunks)
  * @param maxModelLength context limit in tokens; 0 takes the model's max_position_embeddings
+ * @param prefixCaching reuse cached KV blocks of a matching prompt prefix
+ * @param streamBufferEvents events buffered per request for a consumer that is not reading; beyond that the
+ *     request is cancelled
  */
 public record EngineConfig(
         Path modelDirectory,
@@ -22,18 +26,24 @@ public record EngineConfig(
         int threads,
         long kvCacheBytes,
         int blockSize,
-        int maxPrefillChunk,
-        int maxModelLength) {
+        int maxNumSeqs,
+        int maxNumBatchedTokens,
+        int maxModelLength,
+        boolean prefixCaching,
+        int streamBufferEvents) {
 
     public static final long DEFAULT_KV_CACHE_BYTES = 2L << 30;
     public static final int DEFAULT_BLOCK_SIZE = 16;
-    public static final int DEFAULT_MAX_PREFILL_CHUNK = 512;
+    public static final int DEFAULT_MAX_NUM_SEQS = 64;
+    public static final int DEFAULT_MAX_NUM_BATCHED_TOKENS = 512;
+    public static final int DEFAULT_STREAM_BUFFER_EVENTS = 4096;
 
     public EngineConfig {
         Objects.requireNonNull(modelDirectory, "modelDirectory");
         Objects.requireNonNull(tokenizerDirectory, "tokenizerDirectory");
         Objects.requireNonNull(device, "device");
-        if (threads <= 0 || kvCacheBytes <= 0 || blockSize <= 0 || maxPrefillChunk <= 0 || maxModelLength < 0) {
+        if (threads <= 0 || kvCacheBytes <= 0 || blockSize <= 0 || maxNumSeqs <= 0 || maxNumBatchedTokens <= 0
+                || maxModelLength < 0 || streamBufferEvents <= 0) {
             throw new IllegalArgumentException("engine limits must be positive: " + this);
         }
     }
@@ -41,26 +51,42 @@ public record EngineConfig(
     /** Defaults for everything but the two folders. */
     public static EngineConfig of(Path modelDirectory, Path tokenizerDirectory) {
         return new EngineConfig(modelDirectory, tokenizerDirectory, "cpu", Runtime.getRuntime().availableProcessors(),
-                DEFAULT_KV_CACHE_BYTES, DEFAULT_BLOCK_SIZE, DEFAULT_MAX_PREFILL_CHUNK, 0);
+                DEFAULT_KV_CACHE_BYTES, DEFAULT_BLOCK_SIZE, DEFAULT_MAX_NUM_SEQS, DEFAULT_MAX_NUM_BATCHED_TOKENS, 0,
+                true, DEFAULT_STREAM_BUFFER_EVENTS);
     }
 
     public EngineConfig withDevice(String value) {
-        return new EngineConfig(modelDirectory, tokenizerDirectory, value, threads, kvCacheBytes, blockSize,
-                maxPrefillChunk, maxModelLength);
+        return new EngineConfig(modelDirectory, tokenizerDirectory, value, threads, kvCacheBytes, blockSize, maxNumSeqs,
+                maxNumBatchedTokens, maxModelLength, prefixCaching, streamBufferEvents);
     }
 
     public EngineConfig withThreads(int value) {
-        return new EngineConfig(modelDirectory, tokenizerDirectory, device, value, kvCacheBytes, blockSize,
-                maxPrefillChunk, maxModelLength);
+        return new EngineConfig(modelDirectory, tokenizerDirectory, device, value, kvCacheBytes, blockSize, maxNumSeqs,
+                maxNumBatchedTokens, maxModelLength, prefixCaching, streamBufferEvents);
     }
 
     public EngineConfig withKvCacheBytes(long value) {
-        return new EngineConfig(modelDirectory, tokenizerDirectory, device, threads, value, blockSize,
-                maxPrefillChunk, maxModelLength);
+        return new EngineConfig(modelDirectory, tokenizerDirectory, device, threads, value, blockSize, maxNumSeqs,
+                maxNumBatchedTokens, maxModelLength, prefixCaching, streamBufferEvents);
     }
 
-    public EngineConfig withMaxPrefillChunk(int value) {
-        return new EngineConfig(modelDirectory, tokenizerDirectory, device, threads, kvCacheBytes, blockSize,
-                value, maxModelLength);
+    public EngineConfig withMaxNumSeqs(int value) {
+        return new EngineConfig(modelDirectory, tokenizerDirectory, device, threads, kvCacheBytes, blockSize, value,
+                maxNumBatchedTokens, maxModelLength, prefixCaching, streamBufferEvents);
+    }
+
+    public EngineConfig withMaxNumBatchedTokens(int value) {
+        return new EngineConfig(modelDirectory, tokenizerDirectory, device, threads, kvCacheBytes, blockSize, maxNumSeqs,
+                value, maxModelLength, prefixCaching, streamBufferEvents);
+    }
+
+    public EngineConfig withPrefixCaching(boolean value) {
+        return new EngineConfig(modelDirectory, tokenizerDirectory, device, threads, kvCacheBytes, blockSize, maxNumSeqs,
+                maxNumBatchedTokens, maxModelLength, value, streamBufferEvents);
+    }
+
+    public EngineConfig withStreamBufferEvents(int value) {
+        return new EngineConfig(modelDirectory, tokenizerDirectory, device, threads, kvCacheBytes, blockSize, maxNumSeqs,
+                maxNumBatchedTokens, maxModelLength, prefixCaching, value);
     }
 }

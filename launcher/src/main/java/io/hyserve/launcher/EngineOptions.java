@@ -24,6 +24,15 @@ final class EngineOptions {
     @Option(names = "--kv-cache-bytes", description = "KV cache budget in bytes (default: 2 GiB)")
     Long kvCacheBytes;
 
+    @Option(names = "--max-num-seqs", description = "Most requests running at once (default: 64)")
+    Integer maxNumSeqs;
+
+    @Option(names = "--max-num-batched-tokens", description = "Most tokens per forward step (default: 512)")
+    Integer maxNumBatchedTokens;
+
+    @Option(names = "--no-prefix-caching", description = "Do not reuse cached KV blocks of matching prompt prefixes")
+    boolean noPrefixCaching;
+
     Path modelDirectory() {
         return model != null ? model : ProjectHome.bundledModel();
     }
@@ -40,6 +49,13 @@ final class EngineOptions {
         if (kvCacheBytes != null) {
             config = config.withKvCacheBytes(kvCacheBytes);
         }
+        if (maxNumSeqs != null) {
+            config = config.withMaxNumSeqs(maxNumSeqs);
+        }
+        if (maxNumBatchedTokens != null) {
+            config = config.withMaxNumBatchedTokens(maxNumBatchedTokens);
+        }
+        config = config.withPrefixCaching(!noPrefixCaching);
         return Engine.start(config, new LoadProgressLog(modelDirectory()));
     }
 }

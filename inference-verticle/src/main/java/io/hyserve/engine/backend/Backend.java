@@ -18,6 +18,12 @@ public interface Backend extends AutoCloseable {
 
     KvStorage allocateKv(KvLayout layout);
 
+    /** Weight bytes streamed by matrix products so far (each weight counted once per product). */
+    long weightBytesRead();
+
+    /** Floating-point operations of matrix products and attention so far (a multiply-add counts two). */
+    long flops();
+
     /** Copies activations to a host array (row-major). */
     float[] toHost(Activations activations);
 

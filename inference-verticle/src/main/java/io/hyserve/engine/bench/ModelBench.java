@@ -1,122 +1,129 @@
 package io.hyserve.engine.bench;
 
-import io.hyserve.engine.backend.ExpertWeights;
-import io.hyserve.engine.backend.KvStorage;
-import io.hyserve.engine.backend.StepLayout;
-import io.hyserve.engine.backend.Weight;
-import io.hyserve.engine.backend.cpu.CpuBackend;
-import io.hyserve.engine.kv.BlockAllocator;
-import io.hyserve.engine.kv.SequenceBlocks;
-import io.hyserve.engine.model.HunyuanConfig;
-import io.hyserve.engine.model.HunyuanModel;
-import io.hyserve.engine.model.HunyuanWeights;
+import io.hyserve.engine.Engine;
+import io.hyserve.engine.EngineConfig;
+import io.hyserve.engine.GenerationRequest;
+import io.hyserve.engine.Prompt;
+import io.hyserve.engine.StepStats;
+import io.hyserve.engine.TokenEvent;
 import io.hyserve.engine.model.LoadProgress;
+import io.hyserve.engine.sample.SamplingParams;
 import java.nio.file.Path;
-import java.util.Arrays;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.SplittableRandom;
+import java.util.concurrent.CopyOnWriteArrayList;
+import reactor.core.publisher.Flux;
 
 /**
- * Measures the real forward path on a checkpoint: prefill tokens/s, batch-1 decode tokens/s, the weight
- * bytes one decode token reads, and the machine's triad bandwidth in the same run, so the decode figure can
- * be stated as a fraction of what the memory system delivers.
+ * Measures the real serving path (engine, scheduler, forward pass) on a checkpoint: prefill speed, batch-1
+ * decode against the machine's triad bandwidth, and output throughput at several concurrencies against the
+ * roofline of each step (weight bytes the step actually read ÷ bandwidth, or its FLOPs ÷ the measured peak
+ * of our own matmul, whichever is slower). Machine figures are measured in the same run.
  */
 public final class ModelBench {
-    private static final int BLOCK_SIZE = 16;
+    /** Prompt length of each request in the concurrency runs (distinct random prompts, no prefix hits). */
+    public static final int LOAD_PROMPT_TOKENS = 128;
 
-    /** All figures of one run. */
-    public record Result(String backend, int threads, int promptTokens, int decodeTokens, double prefillTokensPerSecond,
-            double decodeTokensPerSecond, double medianDecodeStepMillis, long weightBytesPerDecodeToken,
-            double triadBytesPerSecond) {
+    public record Options(Path model, Path tokenizer, int threads, int promptTokens, int decodeTokens,
+            List<Integer> concurrency) {}
 
-        /** Bytes per second the decode loop pulls from memory, over the triad bandwidth. */
-        public double decodeBandwidthFraction() {
-            return weightBytesPerDecodeToken * decodeTokensPerSecond / triadBytesPerSecond;
+    /** Batch-1 decode: tokens/s, weight bytes one decode step reads, and that traffic over the triad. */
+    public record Decode(double tokensPerSecond, long weightBytesPerToken, double bandwidthFraction) {}
+
+    /** One concurrency level: output speed, batch shape and the share of the roofline bound achieved. */
+    public record Load(int concurrency, int outputTokens, double outputTokensPerSecond, double meanSequencesPerStep,
+            double meanTokensPerStep, double boundSeconds, double stepSeconds) {
+        public double fractionOfBound() {
+            return boundSeconds / stepSeconds;
         }
     }
+
+    public record Result(String backend, double triadBytesPerSecond, double matmulFlopsPerSecond, int promptTokens,
+            double prefillTokensPerSecond, Decode decode, List<Load> loads) {}
 
     private ModelBench() {}
 
-    public static Result run(Path modelDirectory, int threads, int promptTokens, int decodeTokens) {
-        try (CpuBackend backend = CpuBackend.vector(threads);
-                HunyuanModel model = HunyuanModel.load(modelDirectory, backend, LoadProgress.NONE)) {
-            HunyuanConfig config = model.config();
-            int capacity = promptTokens + decodeTokens + 1;
-            int blocks = (capacity + BLOCK_SIZE - 1) / BLOCK_SIZE;
+    public static Result run(Options options) {
+        int maxConcurrency = options.concurrency().stream().mapToInt(Integer::intValue).max().orElse(1);
+        EngineConfig config = EngineConfig.of(options.model(), options.tokenizer())
+                .withThreads(options.threads())
+                .withMaxNumSeqs(Math.max(maxConcurrency, 1))
+                .withMaxNumBatchedTokens(Math.max(options.promptTokens(), EngineConfig.DEFAULT_MAX_NUM_BATCHED_TOKENS))
+                .withPrefixCaching(false);
+        try (Engine engine = Engine.start(config, LoadProgress.NONE)) {
+            List<StepStats> steps = new CopyOnWriteArrayList<>();
+            engine.addStepListener(steps::add);
             SplittableRandom random = new SplittableRandom(42);
-            int[] prompt = random.ints(promptTokens, 0, 127957).toArray();
-            try (KvStorage kv = model.allocateKv(blocks, BLOCK_SIZE)) {
-                // Warm-up: compiles the kernels and faults every weight page in (a long prefill visits every expert).
-                runSequence(model, kv, blocks, prompt, Math.min(decodeTokens, 16));
-                double triadBefore = MemoryBandwidth.triad(threads, 1 << 26, 5);
-                Timing timing = runSequence(model, kv, blocks, prompt, decodeTokens);
-                double triadAfter = MemoryBandwidth.triad(threads, 1 << 26, 5);
-                double[] steps = timing.decodeStepNanos.clone();
-                Arrays.sort(steps);
-                return new Result(backend.name(), threads, promptTokens, decodeTokens,
-                        promptTokens / (timing.prefillNanos / 1e9),
-                        decodeTokens / (Arrays.stream(timing.decodeStepNanos).sum() / 1e9),
-                        steps[steps.length / 2] / 1e6,
-                        weightBytesPerDecodeToken(config, model.weights()),
-                        Math.max(triadBefore, triadAfter));
+            // Warm-up: compiles the kernels and faults every weight page in (a long prefill visits every expert).
+            generate(engine, List.of(randomPrompt(random, options.promptTokens())), 16);
+
+            double triad = MemoryBandwidth.triad(options.threads(), 1 << 26, 5);
+            double peak = MatmulPeak.measure(options.threads(), engine.modelConfig().hiddenSize());
+
+            steps.clear();
+            generate(engine, List.of(randomPrompt(random, options.promptTokens())), 1);
+            double prefillSeconds = steps.stream().mapToLong(StepStats::nanos).sum() / 1e9;
+
+            List<Load> loads = new ArrayList<>();
+            Decode decode = null;
+            for (int concurrency : options.concurrency()) {
+                List<int[]> prompts = new ArrayList<>();
+                for (int i = 0; i < concurrency; i++) {
+                    prompts.add(randomPrompt(random, LOAD_PROMPT_TOKENS));
+                }
+                steps.clear();
+                long started = System.nanoTime();
+                int outputTokens = generate(engine, prompts, options.decodeTokens());
+                double seconds = (System.nanoTime() - started) / 1e9;
+                loads.add(load(concurrency, outputTokens, seconds, steps, triad, peak));
+                if (concurrency == 1) {
+                    decode = decode(steps, triad);
+                }
             }
+            triad = Math.max(triad, MemoryBandwidth.triad(options.threads(), 1 << 26, 5));
+            return new Result(engine.backendName(), triad, peak, options.promptTokens(),
+                    options.promptTokens() / prefillSeconds, decode, loads);
         }
     }
 
-    private record Timing(long prefillNanos, double[] decodeStepNanos) {}
-
-    private static Timing runSequence(HunyuanModel model, KvStorage kv, int blocks, int[] prompt, int decodeTokens) {
-        BlockAllocator allocator = new BlockAllocator(blocks);
-        SequenceBlocks table = new SequenceBlocks(BLOCK_SIZE);
-        table.ensureCapacity(prompt.length + decodeTokens + 1, allocator);
-        long start = System.nanoTime();
-        float[] logits = model.forward(prompt, layout(0, prompt.length, table), kv, new int[] {prompt.length - 1});
-        long prefill = System.nanoTime() - start;
-        double[] steps = new double[decodeTokens];
-        for (int i = 0; i < decodeTokens; i++) {
-            int token = argmax(logits);
-            long stepStart = System.nanoTime();
-            logits = model.forward(new int[] {token}, layout(prompt.length + i, 1, table), kv, new int[] {0});
-            steps[i] = System.nanoTime() - stepStart;
-        }
-        return new Timing(prefill, steps);
+    private static int[] randomPrompt(SplittableRandom random, int length) {
+        return random.ints(length, 0, 127957).toArray();
     }
 
-    private static StepLayout layout(int start, int count, SequenceBlocks table) {
-        int[] positions = new int[count];
-        Arrays.setAll(positions, i -> start + i);
-        return StepLayout.of(positions, new int[count], new int[][] {table.table()}, BLOCK_SIZE);
+    /** Runs the prompts concurrently to exactly {@code maxTokens} greedy tokens each; returns tokens generated. */
+    private static int generate(Engine engine, List<int[]> prompts, int maxTokens) {
+        SamplingParams greedy = SamplingParams.builder().temperature(0.0).maxTokens(maxTokens).ignoreEos(true).build();
+        List<Flux<TokenEvent>> streams = new ArrayList<>();
+        for (int i = 0; i < prompts.size(); i++) {
+            streams.add(engine.submit(new GenerationRequest("bench-" + i, Prompt.tokens(prompts.get(i)), greedy)).events());
+        }
+        Long tokens = Flux.merge(streams).filter(TokenEvent.Token.class::isInstance).count().block();
+        return tokens == null ? 0 : tokens.intValue();
     }
 
-    private static int argmax(float[] logits) {
-        int best = 0;
-        for (int i = 1; i < logits.length; i++) {
-            if (logits[i] > logits[best]) {
-                best = i;
-            }
+    private static Load load(int concurrency, int outputTokens, double seconds, List<StepStats> steps, double triad,
+            double peak) {
+        double bound = 0;
+        double actual = 0;
+        long sequences = 0;
+        long tokens = 0;
+        for (StepStats step : steps) {
+            bound += Math.max(step.weightBytes() / triad, step.flops() / peak);
+            actual += step.nanos() / 1e9;
+            sequences += step.sequences();
+            tokens += step.tokens();
         }
-        return best;
+        return new Load(concurrency, outputTokens, outputTokens / seconds, (double) sequences / steps.size(),
+                (double) tokens / steps.size(), bound, actual);
     }
 
-    /**
-     * Weight bytes one decode token reads: every attention and norm weight, the router, the shared expert,
-     * top-k routed experts per layer, the output projection and one embedding row.
-     */
-    static long weightBytesPerDecodeToken(HunyuanConfig config, HunyuanWeights weights) {
-        long bytes = weights.lmHead.byteSize() + weights.embedTokens.byteSize() / config.vocabSize()
-                + weights.finalNorm.byteSize();
-        for (HunyuanWeights.Layer layer : weights.layers) {
-            for (Weight w : new Weight[] {layer.inputNorm(), layer.qProj(), layer.kProj(), layer.vProj(), layer.oProj(),
-                    layer.qBias(), layer.kBias(), layer.vBias(), layer.oBias(), layer.queryNorm(), layer.keyNorm(),
-                    layer.postAttentionNorm(), layer.router()}) {
-                bytes += w == null ? 0 : w.byteSize();
-            }
-            bytes += layer.shared() == null ? 0 : layer.shared().byteSize();
-            bytes += layer.dense() == null ? 0 : layer.dense().byteSize();
-            if (layer.experts().length > 0) {
-                ExpertWeights expert = layer.experts()[0];
-                bytes += (long) config.moeTopK() * expert.byteSize();
-            }
-        }
-        return bytes;
+    /** Figures of the single-sequence decode steps (one token each) of a concurrency-1 run. */
+    private static Decode decode(List<StepStats> steps, double triad) {
+        List<StepStats> decodeSteps = steps.stream().filter(s -> s.tokens() == 1).toList();
+        double seconds = decodeSteps.stream().mapToLong(StepStats::nanos).sum() / 1e9;
+        long bytes = decodeSteps.stream().mapToLong(StepStats::weightBytes).sum() / Math.max(1, decodeSteps.size());
+        double tokensPerSecond = decodeSteps.size() / seconds;
+        return new Decode(tokensPerSecond, bytes, bytes * tokensPerSecond / triad);
     }
 }

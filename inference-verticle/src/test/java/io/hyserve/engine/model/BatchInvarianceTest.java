@@ -5,8 +5,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.hyserve.engine.backend.KvStorage;
 import io.hyserve.engine.backend.StepLayout;
 import io.hyserve.engine.backend.cpu.CpuBackend;
-import io.hyserve.engine.kv.BlockAllocator;
-import io.hyserve.engine.kv.SequenceBlocks;
+import io.hyserve.engine.kv.BlockTable;
+import io.hyserve.engine.kv.KvCacheManager;
 import io.hyserve.engine.testing.Fixtures;
 import java.util.Arrays;
 import java.util.SplittableRandom;
@@ -43,10 +43,10 @@ class BatchInvarianceTest {
 
     /** Logits of every position of {@code prompt}, fed in steps of {@code chunk} tokens. */
     private static float[] run(int[] prompt, int chunk) {
-        BlockAllocator allocator = new BlockAllocator(64);
+        KvCacheManager cache = new KvCacheManager(64, BLOCK, false);
         try (KvStorage kv = model.allocateKv(64, BLOCK)) {
-            SequenceBlocks blocks = new SequenceBlocks(BLOCK);
-            blocks.ensureCapacity(prompt.length, allocator);
+            BlockTable blocks = new BlockTable();
+            cache.allocate(blocks, prompt.length);
             float[] all = new float[prompt.length * vocab];
             for (int start = 0; start < prompt.length; start += chunk) {
                 int from = start;
@@ -56,7 +56,7 @@ class BatchInvarianceTest {
                 int[] rows = new int[end - start];
                 Arrays.setAll(rows, i -> i);
                 float[] logits = model.forward(Arrays.copyOfRange(prompt, start, end),
-                        StepLayout.of(positions, new int[rows.length], new int[][] {blocks.table()}, BLOCK), kv, rows);
+                        StepLayout.of(positions, new int[rows.length], new int[][] {blocks.toArray()}, BLOCK), kv, rows);
                 System.arraycopy(logits, 0, all, start * vocab, logits.length);
             }
             return all;
@@ -88,12 +88,12 @@ class BatchInvarianceTest {
         float[] alone1 = run(first, first.length);
         float[] alone2 = run(second, second.length);
 
-        BlockAllocator allocator = new BlockAllocator(64);
+        KvCacheManager cache = new KvCacheManager(64, BLOCK, false);
         try (KvStorage kv = model.allocateKv(64, BLOCK)) {
-            SequenceBlocks b1 = new SequenceBlocks(BLOCK);
-            SequenceBlocks b2 = new SequenceBlocks(BLOCK);
-            b2.ensureCapacity(second.length, allocator); // second sequence gets the low blocks this time
-            b1.ensureCapacity(first.length, allocator);
+            BlockTable b1 = new BlockTable();
+            BlockTable b2 = new BlockTable();
+            cache.allocate(b2, second.length); // second sequence gets the low blocks this time
+            cache.allocate(b1, first.length);
             int total = first.length + second.length;
             int[] ids = new int[total];
             int[] positions = new int[total];
@@ -109,7 +109,7 @@ class BatchInvarianceTest {
                 ids[t] = takeFirst ? first[i1++] : second[i2++];
                 rows[t] = t;
             }
-            float[] mixed = model.forward(ids, StepLayout.of(positions, owner, new int[][] {b1.table(), b2.table()}, BLOCK),
+            float[] mixed = model.forward(ids, StepLayout.of(positions, owner, new int[][] {b1.toArray(), b2.toArray()}, BLOCK),
                     kv, rows);
             float[] got1 = new float[alone1.length];
             float[] got2 = new float[alone2.length];

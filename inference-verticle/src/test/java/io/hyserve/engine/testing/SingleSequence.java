@@ -2,8 +2,8 @@ package io.hyserve.engine.testing;
 
 import io.hyserve.engine.backend.KvStorage;
 import io.hyserve.engine.backend.StepLayout;
-import io.hyserve.engine.kv.BlockAllocator;
-import io.hyserve.engine.kv.SequenceBlocks;
+import io.hyserve.engine.kv.BlockTable;
+import io.hyserve.engine.kv.KvCacheManager;
 import io.hyserve.engine.model.ForwardObserver;
 import io.hyserve.engine.model.HunyuanModel;
 import java.util.Arrays;
@@ -14,15 +14,15 @@ public final class SingleSequence implements AutoCloseable {
 
     private final HunyuanModel model;
     private final KvStorage kv;
-    private final BlockAllocator allocator;
-    private final SequenceBlocks blocks = new SequenceBlocks(BLOCK_SIZE);
+    private final KvCacheManager cache;
+    private final BlockTable blocks = new BlockTable();
     private int length;
 
     public SingleSequence(HunyuanModel model, int maxTokens) {
         this.model = model;
         int numBlocks = (maxTokens + BLOCK_SIZE - 1) / BLOCK_SIZE;
         this.kv = model.allocateKv(numBlocks, BLOCK_SIZE);
-        this.allocator = new BlockAllocator(numBlocks);
+        this.cache = new KvCacheManager(numBlocks, BLOCK_SIZE, false);
     }
 
     /** Appends {@code ids}; returns logits (ids.length, vocab) for every appended position. */
@@ -38,12 +38,12 @@ public final class SingleSequence implements AutoCloseable {
     }
 
     private float[] append(int[] ids, int[] logitRows, ForwardObserver observer) {
-        if (!blocks.ensureCapacity(length + ids.length, allocator)) {
+        if (!cache.allocate(blocks, length + ids.length)) {
             throw new IllegalStateException("KV pool too small");
         }
         int[] positions = new int[ids.length];
         Arrays.setAll(positions, i -> length + i);
-        StepLayout step = StepLayout.of(positions, new int[ids.length], new int[][] {blocks.table()}, BLOCK_SIZE);
+        StepLayout step = StepLayout.of(positions, new int[ids.length], new int[][] {blocks.toArray()}, BLOCK_SIZE);
         float[] logits = model.forward(ids, step, kv, logitRows, observer);
         length += ids.length;
         return logits;

@@ -27,6 +27,9 @@ public final class CpuBackend implements Backend {
     /** Owns F16 weights converted to F32 at upload (CPU kernels read F32 and BF16 only). */
     private final Arena converted = Arena.ofShared();
     private final ThreadLocal<Scratch> scratch = ThreadLocal.withInitial(Scratch::new);
+    /** Updated by the dispatching thread only (work counters, not timing). */
+    private long weightBytesRead;
+    private long flops;
 
     private CpuBackend(Kernels kernels, int threads, String name) {
         this.kernels = kernels;
@@ -83,6 +86,16 @@ public final class CpuBackend implements Backend {
     @Override
     public KvStorage allocateKv(KvLayout layout) {
         return new CpuKvStorage(layout);
+    }
+
+    @Override
+    public long weightBytesRead() {
+        return weightBytesRead;
+    }
+
+    @Override
+    public long flops() {
+        return flops;
     }
 
     @Override
@@ -153,6 +166,8 @@ public final class CpuBackend implements Backend {
         }
         requireShape(o, x.rows, w.rows);
         long work = (long) x.rows * w.rows * w.cols;
+        weightBytesRead += w.byteSize();
+        flops += 2 * work;
         float[] input = kernels.prepareInput(x.data, x.rows, w.cols, w);
         parallel.forRange(w.rows, 8, work, (start, end) -> kernels.matmul(input, x.rows, w, start, end, o.data, w.rows));
     }
@@ -242,6 +257,7 @@ public final class CpuBackend implements Backend {
         for (int position : step.positions()) {
             work += (long) (position + 1) * d * heads * 2;
         }
+        flops += 2 * work;
         parallel.forRange(q.rows * heads, 1, work, (start, end) -> {
             Scratch s = scratch.get();
             for (int task = start; task < end; task++) {
