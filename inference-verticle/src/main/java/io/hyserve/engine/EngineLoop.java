@@ -63,8 +63,17 @@ final class EngineLoop implements Runnable {
         try {
             while (!closed) {
                 takeIncoming();
-                dropCancelled();
-                runStep();
+                try {
+                    dropCancelled();
+                    runStep();
+                } catch (RuntimeException e) {
+                    // Scheduler state can no longer be trusted: end what it holds, keep serving new requests.
+                    log.atError().setMessage("engine step failed").addKeyValue("error", e.toString()).setCause(e).log();
+                    for (Generation generation : scheduler.requests()) {
+                        scheduler.remove(generation);
+                        generation.fail(e);
+                    }
+                }
                 publishStats();
             }
         } catch (InterruptedException e) {
@@ -148,26 +157,34 @@ final class EngineLoop implements Runnable {
             return;
         }
         long nanos = System.nanoTime() - started;
+        steps++;
+        stepTokens += tokens;
+        lastStepTokens = tokens;
+        lastStepSequences = chunks.size();
+        // Observers hear of the step before its requests' events go out, so a finished request's steps are all seen.
+        if (!stepListeners.isEmpty()) {
+            StepStats stepStats = new StepStats(chunks.size(), tokens, logitRows.size(), nanos,
+                    backend.weightBytesRead() - bytesBefore, backend.flops() - flopsBefore);
+            stepListeners.forEach(listener -> listener.accept(stepStats));
+        }
         scheduler.completed(step);
         int vocab = model.config().vocabSize();
         int row = 0;
         for (Step.Chunk<Generation> chunk : chunks) {
             if (chunk.samples()) {
                 Generation request = chunk.request();
-                if (request.accept(logits, row * vocab)) {
+                try {
+                    if (request.accept(logits, row * vocab)) {
+                        scheduler.remove(request);
+                    }
+                } catch (RuntimeException e) {
+                    log.atWarn().setMessage("request failed").addKeyValue("requestId", request.id())
+                            .addKeyValue("error", e.toString()).log();
                     scheduler.remove(request);
+                    request.fail(e);
                 }
                 row++;
             }
-        }
-        steps++;
-        stepTokens += tokens;
-        lastStepTokens = tokens;
-        lastStepSequences = chunks.size();
-        if (!stepListeners.isEmpty()) {
-            StepStats stepStats = new StepStats(chunks.size(), tokens, row, nanos,
-                    backend.weightBytesRead() - bytesBefore, backend.flops() - flopsBefore);
-            stepListeners.forEach(listener -> listener.accept(stepStats));
         }
     }
 

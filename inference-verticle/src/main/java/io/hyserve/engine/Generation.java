@@ -31,7 +31,8 @@ final class Generation extends Request {
         super(id, prompt);
         this.sampling = sampling;
         this.sampler = new Sampler(sampling, prompt, vocab);
-        this.text = new OutputText(tokenizer.streamingDetokenizer(sampling.skipSpecialTokens()), sampling.stop());
+        this.text = new OutputText(tokenizer.streamingDetokenizer(sampling.skipSpecialTokens()), tokenizer.size(),
+                sampling.stop());
         this.sink = sink;
         this.cancelled = cancelled;
         this.vocab = vocab;

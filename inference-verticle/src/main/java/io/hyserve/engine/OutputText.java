@@ -10,18 +10,22 @@ import java.util.List;
  */
 final class OutputText {
     private final StreamingDetokenizer detokenizer;
+    /** Ids from here up exist only as padding rows of the model's embedding: they have no text. */
+    private final int textTokens;
     private final List<String> stops;
     private final StringBuilder pending = new StringBuilder();
     private boolean stopped;
 
-    OutputText(StreamingDetokenizer detokenizer, List<String> stops) {
+    OutputText(StreamingDetokenizer detokenizer, int textTokens, List<String> stops) {
         this.detokenizer = detokenizer;
+        this.textTokens = textTokens;
         this.stops = stops;
     }
 
     /** Text released by this token. After a stop string matched, {@link #stopped()} is true. */
     String append(int tokenId) {
-        pending.append(detokenizer.next(tokenId));
+        // A trained model never picks a padding id; a random-weight one can, and it must not end the stream.
+        pending.append(tokenId < textTokens ? detokenizer.next(tokenId) : "");
         return release();
     }
 

@@ -22,7 +22,7 @@ final class MatmulPeak {
     private MatmulPeak() {}
 
     static double measure(int threads, int size) {
-        try (CpuBackend backend = CpuBackend.vector(threads); Arena arena = Arena.ofConfined()) {
+        try (CpuBackend backend = CpuBackend.vector(threads); Arena arena = Arena.ofShared()) {
             MemorySegment data = arena.allocate(2L * size * size, 64);
             SplittableRandom random = new SplittableRandom(7);
             ValueLayout.OfShort bf16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);

@@ -41,6 +41,8 @@ public final class SyntheticCheckpoint {
     }
 
     static final int VOCAB = 128512;
+    /** Embedding rows from here up are padding without a token; zero, like the reference fixtures. */
+    private static final int TOKENIZER_SIZE = 128166;
     private static final ValueLayout.OfShort BF16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final short BF16_ONE = 0x3F80;
     /** About 140 MB: a quick end-to-end shape. */
@@ -71,7 +73,7 @@ public final class SyntheticCheckpoint {
         long d = h / preset.numAttentionHeads();
         long inter = preset.intermediateSize();
         SplittableRandom seeds = new SplittableRandom(seed);
-        entries.add(random("model.embed_tokens.weight", seeds.nextLong(), VOCAB, h));
+        entries.add(random("model.embed_tokens.weight", seeds.nextLong(), VOCAB, h, TOKENIZER_SIZE));
         for (int i = 0; i < preset.numHiddenLayers(); i++) {
             String p = "model.layers." + i + ".";
             entries.add(ones(p + "input_layernorm.weight", h));
@@ -140,8 +142,15 @@ public final class SyntheticCheckpoint {
         });
     }
 
-    /** Uniform values with standard deviation 0.02 (the HF initialiser's), filled in parallel per row block. */
     private static SafetensorsWriter.Entry random(String name, long seed, long rows, long cols) {
+        return random(name, seed, rows, cols, rows);
+    }
+
+    /**
+     * Uniform values with standard deviation 0.02 (the HF initialiser's) in rows below {@code randomRows}, zero
+     * above, filled in parallel per row block.
+     */
+    private static SafetensorsWriter.Entry random(String name, long seed, long rows, long cols, long randomRows) {
         return new SafetensorsWriter.Entry(name, DType.BF16, new long[] {rows, cols}, segment -> {
             int blocks = (int) Math.min(rows, 256);
             long rowsPerBlock = (rows + blocks - 1) / blocks;
@@ -151,7 +160,7 @@ public final class SyntheticCheckpoint {
                 long to = Math.min(rows, (b + 1) * rowsPerBlock) * cols;
                 double bound = 0.02 * Math.sqrt(3);
                 for (long i = from; i < to; i++) {
-                    float value = (float) random.nextDouble(-bound, bound);
+                    float value = i < randomRows * cols ? (float) random.nextDouble(-bound, bound) : 0f;
                     // Truncating to BF16 is fine for random values; only the distribution matters here.
                     segment.set(BF16, 2 * i, (short) (Float.floatToRawIntBits(value) >>> 16));
                 }

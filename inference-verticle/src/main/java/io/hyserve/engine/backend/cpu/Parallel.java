@@ -151,7 +151,8 @@ final class Parallel implements AutoCloseable {
                 } else {
                     parked = true;
                     // Re-check after announcing: a dispatcher that missed the flag has published its job.
-                    if (job == done && !closed) {
+                    Job pending = job;
+                    if ((pending == null || pending == done) && !closed) {
                         LockSupport.park(this);
                     }
                     parked = false;
