@@ -16,7 +16,7 @@ final class CpuKvStorage implements KvStorage {
     CpuKvStorage(KvLayout layout) {
         this.layout = layout;
         this.arena = Arena.ofShared();
-        this.pool = arena.allocate(layout.totalBytes(), 64);
+        this.pool = LazyMemory.allocate(arena, layout.totalBytes());
         this.slotBytes = (long) layout.numKvHeads() * layout.headDim() * Float.BYTES;
         this.planeBytes = slotBytes * layout.numBlocks() * layout.blockSize();
     }
