@@ -122,6 +122,75 @@ class BatchInvarianceTest {
         }
     }
 
+    /**
+     * Six sequences advance through ragged steps in random chunks, sometimes one token at a time (decode),
+     * sometimes many (prefill), in random company: every logit equals the sequence's single full run.
+     */
+    @Test
+    void randomRaggedBatchesGiveEverySequenceItsSingleRunLogits() {
+        SplittableRandom random = new SplittableRandom(5);
+        int count = 6;
+        int[][] prompts = new int[count][];
+        float[][] alone = new float[count][];
+        for (int s = 0; s < count; s++) {
+            prompts[s] = randomPrompt(100 + s, 10 + random.nextInt(50));
+            alone[s] = run(prompts[s], prompts[s].length);
+        }
+        KvCacheManager cache = new KvCacheManager(64, BLOCK, false);
+        try (KvStorage kv = model.allocateKv(64, BLOCK)) {
+            BlockTable[] tables = new BlockTable[count];
+            int[] done = new int[count];
+            float[][] got = new float[count][];
+            for (int s = 0; s < count; s++) {
+                tables[s] = new BlockTable();
+                cache.allocate(tables[s], prompts[s].length);
+                got[s] = new float[prompts[s].length * vocab];
+            }
+            while (java.util.stream.IntStream.range(0, count).anyMatch(s -> done[s] < prompts[s].length)) {
+                java.util.List<int[]> parts = new java.util.ArrayList<>(); // {sequence, start, length}
+                for (int s = 0; s < count; s++) {
+                    int left = prompts[s].length - done[s];
+                    if (left > 0 && random.nextInt(3) > 0) {
+                        int length = random.nextBoolean() ? 1 : 1 + random.nextInt(left);
+                        parts.add(new int[] {s, done[s], Math.min(length, left)});
+                    }
+                }
+                java.util.Collections.shuffle(parts, new java.util.Random(random.nextLong()));
+                int tokens = parts.stream().mapToInt(p -> p[2]).sum();
+                if (tokens == 0) {
+                    continue;
+                }
+                int[] ids = new int[tokens];
+                int[] positions = new int[tokens];
+                int[] owners = new int[tokens];
+                int[] rows = new int[tokens];
+                int[][] stepTables = new int[parts.size()][];
+                int t = 0;
+                for (int i = 0; i < parts.size(); i++) {
+                    int[] part = parts.get(i);
+                    stepTables[i] = tables[part[0]].toArray();
+                    for (int j = 0; j < part[2]; j++, t++) {
+                        ids[t] = prompts[part[0]][part[1] + j];
+                        positions[t] = part[1] + j;
+                        owners[t] = i;
+                        rows[t] = t;
+                    }
+                }
+                float[] logits = model.forward(ids, StepLayout.of(positions, owners, stepTables, BLOCK), kv, rows);
+                t = 0;
+                for (int[] part : parts) {
+                    for (int j = 0; j < part[2]; j++, t++) {
+                        System.arraycopy(logits, t * vocab, got[part[0]], (part[1] + j) * vocab, vocab);
+                    }
+                    done[part[0]] += part[2];
+                }
+            }
+            for (int s = 0; s < count; s++) {
+                assertBitIdentical(got[s], alone[s]);
+            }
+        }
+    }
+
     @Test
     void threadCountDoesNotChangeAnyLogit() {
         int[] prompt = randomPrompt(4, 30);
