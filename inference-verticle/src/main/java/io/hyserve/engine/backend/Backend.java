@@ -24,8 +24,11 @@ public interface Backend extends AutoCloseable {
     /** Floating-point operations of matrix products and attention so far (a multiply-add counts two). */
     long flops();
 
-    /** Copies activations to a host array (row-major). */
+    /** Copies activations to a new host array (row-major). */
     float[] toHost(Activations activations);
+
+    /** Copies activations into {@code destination} (row-major, at least rows × cols long). */
+    void toHost(Activations activations, float[] destination);
 
     /** {@code out[t] = table[ids[t]]}. */
     void embed(Activations out, Weight table, int[] ids);

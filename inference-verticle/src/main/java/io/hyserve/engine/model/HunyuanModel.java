@@ -23,6 +23,7 @@ public final class HunyuanModel implements AutoCloseable {
     private final Checkpoint checkpoint;
     private final RotaryEmbedding rotary;
     private Workspace workspace;
+    private OutputBuffers outputs;
 
     private HunyuanModel(HunyuanConfig config, HunyuanWeights weights, Backend backend, Checkpoint checkpoint) {
         this.config = config;
@@ -68,7 +69,8 @@ public final class HunyuanModel implements AutoCloseable {
 
     /**
      * Runs the step and returns float32 logits {@code (logitRows.length, vocab)} for the listed token rows
-     * (row-major). K/V of every token are appended to the pool at the step's slots.
+     * (row-major). K/V of every token are appended to the pool at the step's slots. The returned array is
+     * reused by the next call with the same number of rows: read it (or copy it) before then.
      */
     public float[] forward(int[] tokenIds, StepLayout step, KvStorage kv, int[] logitRows, ForwardObserver observer) {
         int tokens = tokenIds.length;
@@ -130,16 +132,42 @@ public final class HunyuanModel implements AutoCloseable {
         }
 
         // Output: final norm and the (possibly tied) output projection, only for the rows asked for.
-        Activations selected = backend.allocate(logitRows.length, config.hiddenSize());
-        Activations normed = backend.allocate(logitRows.length, config.hiddenSize());
-        Activations logits = backend.allocate(logitRows.length, config.vocabSize());
-        backend.gatherRows(selected, ws.x, logitRows);
-        backend.rmsNorm(normed, selected, weights.finalNorm, eps);
+        OutputBuffers out = outputBuffers(logitRows.length);
+        backend.gatherRows(out.selected, ws.x, logitRows);
+        backend.rmsNorm(out.normed, out.selected, weights.finalNorm, eps);
         if (observed) {
-            observer.finalNorm(backend.toHost(normed));
+            observer.finalNorm(backend.toHost(out.normed));
         }
-        backend.matmul(logits, normed, weights.lmHead);
-        return backend.toHost(logits);
+        backend.matmul(out.logits, out.normed, weights.lmHead);
+        backend.toHost(out.logits, out.host);
+        return out.host;
+    }
+
+    private OutputBuffers outputBuffers(int rows) {
+        if (outputs == null || outputs.rows != rows) {
+            outputs = new OutputBuffers(rows);
+        }
+        return outputs;
+    }
+
+    /**
+     * The output stage's buffers for one number of logit rows, reused while it repeats (steady decoding):
+     * logits are half a megabyte per row, and allocating them every step keeps the collector busy.
+     */
+    private final class OutputBuffers {
+        final int rows;
+        final Activations selected; // (rows, hidden)
+        final Activations normed; // (rows, hidden)
+        final Activations logits; // (rows, vocab)
+        final float[] host; // (rows, vocab)
+
+        OutputBuffers(int rows) {
+            this.rows = rows;
+            selected = backend.allocate(rows, config.hiddenSize());
+            normed = backend.allocate(rows, config.hiddenSize());
+            logits = backend.allocate(rows, config.vocabSize());
+            host = new float[rows * config.vocabSize()];
+        }
     }
 
     private void project(Activations out, Activations in, Weight weight, Weight bias) {

@@ -104,6 +104,12 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public void toHost(Activations activations, float[] destination) {
+        float[] data = cpu(activations).data;
+        System.arraycopy(data, 0, destination, 0, data.length);
+    }
+
+    @Override
     public void embed(Activations out, Weight table, int[] ids) {
         CpuActivations o = cpu(out);
         CpuWeight w = cpu(table);
