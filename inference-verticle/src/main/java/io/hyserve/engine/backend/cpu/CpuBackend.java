@@ -14,7 +14,9 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 
 /**
  * The CPU backend: weights read in place from the mapped checkpoint, activations in float32 on the heap,
@@ -377,8 +379,7 @@ public final class CpuBackend implements Backend {
         int hidden = x.cols;
         int topK = routing.topK();
         int tokens = routing.numTokens();
-        // (tokens * topK, hidden): each chosen expert's output for each token, filled expert by expert.
-        float[] expertOut = new float[tokens * topK * hidden];
+        List<ExpertGroup> groups = new ArrayList<>();
         int[] assignment = new int[tokens * topK];
         for (int e = 0; e < experts.length; e++) {
             int count = 0;
@@ -388,8 +389,34 @@ public final class CpuBackend implements Backend {
                 }
             }
             if (count > 0) {
-                runExpert(experts[e], x, Arrays.copyOf(assignment, count), topK, expertOut);
+                groups.add(new ExpertGroup(experts[e], Arrays.copyOf(assignment, count), x, topK));
             }
+        }
+        if (groups.isEmpty()) {
+            return;
+        }
+        // Gate and up projections of every active expert in one parallel loop, then every down projection:
+        // two dispatches per layer however many experts the step's tokens reach (the fused-MoE shape).
+        int intermediate = groups.getFirst().gate.rows;
+        runGrouped(groups, intermediate, 2, (g, matrix, r0, r1) -> kernels.matmul(g.input, g.count,
+                matrix == 0 ? g.gate : g.up, r0, r1, matrix == 0 ? g.gateOut : g.upOut, intermediate));
+        for (ExpertGroup g : groups) {
+            for (int i = 0; i < g.gateOut.length; i++) {
+                float z = g.gateOut[i];
+                g.gateOut[i] = z * (float) (1.0 / (1.0 + Math.exp(-z))) * g.upOut[i];
+            }
+            g.downInput = kernels.prepareInput(g.gateOut, g.count, intermediate, g.down);
+        }
+        runGrouped(groups, hidden, 1, (g, matrix, r0, r1) -> kernels.matmul(g.downInput, g.count, g.down, r0, r1,
+                g.downOut, hidden));
+        // (tokens * topK, hidden): each chosen expert's output for each token; summed in the token's top-k order.
+        float[] expertOut = new float[tokens * topK * hidden];
+        for (ExpertGroup g : groups) {
+            for (int i = 0; i < g.count; i++) {
+                System.arraycopy(g.downOut, i * hidden, expertOut, g.picks[i] * hidden, hidden);
+            }
+            weightBytesRead += g.gate.byteSize() + g.up.byteSize() + g.down.byteSize();
+            flops += 6L * g.count * intermediate * hidden;
         }
         float[] weights = routing.weights();
         for (int t = 0; t < tokens; t++) {
@@ -403,24 +430,60 @@ public final class CpuBackend implements Backend {
         }
     }
 
-    /** Gathers the tokens routed to one expert, runs its SwiGLU MLP on them as one matrix, scatters back. */
-    private void runExpert(ExpertWeights expert, CpuActivations x, int[] picks, int topK, float[] expertOut) {
-        int hidden = x.cols;
-        CpuActivations group = new CpuActivations(picks.length, hidden);
-        for (int g = 0; g < picks.length; g++) {
-            System.arraycopy(x.data, (picks[g] / topK) * hidden, group.data, g * hidden, hidden);
+    /** One expert's share of a step: the tokens routed to it, gathered, and its buffers. */
+    private final class ExpertGroup {
+        final CpuWeight gate;
+        final CpuWeight up;
+        final CpuWeight down;
+        final int[] picks; // (count) indices into the routing's token-major (token, k) list
+        final int count;
+        final float[] input; // (count, hidden) in the layout gate/up read
+        final float[] gateOut; // (count, intermediate)
+        final float[] upOut; // (count, intermediate)
+        final float[] downOut; // (count, hidden)
+        float[] downInput;
+
+        ExpertGroup(ExpertWeights expert, int[] picks, CpuActivations x, int topK) {
+            this.gate = cpu(expert.gate());
+            this.up = cpu(expert.up());
+            this.down = cpu(expert.down());
+            this.picks = picks;
+            this.count = picks.length;
+            int hidden = x.cols;
+            float[] gathered = new float[count * hidden];
+            for (int g = 0; g < count; g++) {
+                System.arraycopy(x.data, (picks[g] / topK) * hidden, gathered, g * hidden, hidden);
+            }
+            this.input = kernels.prepareInput(gathered, count, hidden, gate);
+            this.gateOut = new float[count * gate.rows];
+            this.upOut = new float[count * gate.rows];
+            this.downOut = new float[count * hidden];
         }
-        int intermediate = expert.gate().rows();
-        CpuActivations gate = new CpuActivations(picks.length, intermediate);
-        CpuActivations up = new CpuActivations(picks.length, intermediate);
-        CpuActivations down = new CpuActivations(picks.length, hidden);
-        matmul(gate, group, expert.gate());
-        matmul(up, group, expert.up());
-        siluMul(gate, up);
-        matmul(down, gate, expert.down());
-        for (int g = 0; g < picks.length; g++) {
-            System.arraycopy(down.data, g * hidden, expertOut, picks[g] * hidden, hidden);
+    }
+
+    private interface GroupedBody {
+        void run(ExpertGroup group, int matrix, int rowStart, int rowEnd);
+    }
+
+    /**
+     * Runs {@code matrices} products of {@code rows} rows for every group as one parallel loop over blocks of
+     * eight rows, so threads stay busy across experts instead of meeting at a barrier after each one.
+     */
+    private void runGrouped(List<ExpertGroup> groups, int rows, int matrices, GroupedBody body) {
+        int blocksPerMatrix = (rows + 7) / 8;
+        int blocksPerGroup = blocksPerMatrix * matrices;
+        long work = 0;
+        for (ExpertGroup g : groups) {
+            work += (long) g.count * rows * g.gate.cols * matrices;
         }
+        parallel.forRange(groups.size() * blocksPerGroup, 1, work, (start, end) -> {
+            for (int unit = start; unit < end; unit++) {
+                ExpertGroup group = groups.get(unit / blocksPerGroup);
+                int matrix = unit % blocksPerGroup / blocksPerMatrix;
+                int block = unit % blocksPerMatrix;
+                body.run(group, matrix, block * 8, Math.min(rows, block * 8 + 8));
+            }
+        });
     }
 
     @Override
