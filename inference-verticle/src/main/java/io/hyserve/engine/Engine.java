@@ -125,7 +125,7 @@ public final class Engine implements AutoCloseable {
 
     private static Backend createBackend(EngineConfig config) {
         return switch (config.device()) {
-            case "cpu" -> CpuBackend.vector(config.threads());
+            case "cpu" -> CpuBackend.vector(config.threads(), config.residentWeights());
             case "cpu-scalar" -> CpuBackend.scalar(config.threads());
             default -> throw new IllegalArgumentException(
                     "unknown device '%s'; expected cpu or cpu-scalar".formatted(config.device()));

@@ -18,6 +18,8 @@ import java.util.Objects;
  * @param prefixCaching reuse cached KV blocks of a matching prompt prefix
  * @param streamBufferEvents events buffered per request for a consumer that is not reading; beyond that the
  *     request is cancelled
+ * @param residentWeights copy weights into aligned, huge-page memory at load (fastest, RAM the size of the
+ *     weights); false reads them in place from the memory-mapped checkpoint
  */
 public record EngineConfig(
         Path modelDirectory,
@@ -30,7 +32,8 @@ public record EngineConfig(
         int maxNumBatchedTokens,
         int maxModelLength,
         boolean prefixCaching,
-        int streamBufferEvents) {
+        int streamBufferEvents,
+        boolean residentWeights) {
 
     public static final long DEFAULT_KV_CACHE_BYTES = 2L << 30;
     public static final int DEFAULT_BLOCK_SIZE = 16;
@@ -52,41 +55,46 @@ public record EngineConfig(
     public static EngineConfig of(Path modelDirectory, Path tokenizerDirectory) {
         return new EngineConfig(modelDirectory, tokenizerDirectory, "cpu", Runtime.getRuntime().availableProcessors(),
                 DEFAULT_KV_CACHE_BYTES, DEFAULT_BLOCK_SIZE, DEFAULT_MAX_NUM_SEQS, DEFAULT_MAX_NUM_BATCHED_TOKENS, 0,
-                true, DEFAULT_STREAM_BUFFER_EVENTS);
+                true, DEFAULT_STREAM_BUFFER_EVENTS, true);
     }
 
     public EngineConfig withDevice(String value) {
         return new EngineConfig(modelDirectory, tokenizerDirectory, value, threads, kvCacheBytes, blockSize, maxNumSeqs,
-                maxNumBatchedTokens, maxModelLength, prefixCaching, streamBufferEvents);
+                maxNumBatchedTokens, maxModelLength, prefixCaching, streamBufferEvents, residentWeights);
     }
 
     public EngineConfig withThreads(int value) {
         return new EngineConfig(modelDirectory, tokenizerDirectory, device, value, kvCacheBytes, blockSize, maxNumSeqs,
-                maxNumBatchedTokens, maxModelLength, prefixCaching, streamBufferEvents);
+                maxNumBatchedTokens, maxModelLength, prefixCaching, streamBufferEvents, residentWeights);
     }
 
     public EngineConfig withKvCacheBytes(long value) {
         return new EngineConfig(modelDirectory, tokenizerDirectory, device, threads, value, blockSize, maxNumSeqs,
-                maxNumBatchedTokens, maxModelLength, prefixCaching, streamBufferEvents);
+                maxNumBatchedTokens, maxModelLength, prefixCaching, streamBufferEvents, residentWeights);
     }
 
     public EngineConfig withMaxNumSeqs(int value) {
         return new EngineConfig(modelDirectory, tokenizerDirectory, device, threads, kvCacheBytes, blockSize, value,
-                maxNumBatchedTokens, maxModelLength, prefixCaching, streamBufferEvents);
+                maxNumBatchedTokens, maxModelLength, prefixCaching, streamBufferEvents, residentWeights);
     }
 
     public EngineConfig withMaxNumBatchedTokens(int value) {
         return new EngineConfig(modelDirectory, tokenizerDirectory, device, threads, kvCacheBytes, blockSize, maxNumSeqs,
-                value, maxModelLength, prefixCaching, streamBufferEvents);
+                value, maxModelLength, prefixCaching, streamBufferEvents, residentWeights);
     }
 
     public EngineConfig withPrefixCaching(boolean value) {
         return new EngineConfig(modelDirectory, tokenizerDirectory, device, threads, kvCacheBytes, blockSize, maxNumSeqs,
-                maxNumBatchedTokens, maxModelLength, value, streamBufferEvents);
+                maxNumBatchedTokens, maxModelLength, value, streamBufferEvents, residentWeights);
+    }
+
+    public EngineConfig withResidentWeights(boolean value) {
+        return new EngineConfig(modelDirectory, tokenizerDirectory, device, threads, kvCacheBytes, blockSize, maxNumSeqs,
+                maxNumBatchedTokens, maxModelLength, prefixCaching, streamBufferEvents, value);
     }
 
     public EngineConfig withStreamBufferEvents(int value) {
         return new EngineConfig(modelDirectory, tokenizerDirectory, device, threads, kvCacheBytes, blockSize, maxNumSeqs,
-                maxNumBatchedTokens, maxModelLength, prefixCaching, value);
+                maxNumBatchedTokens, maxModelLength, prefixCaching, value, residentWeights);
     }
 }

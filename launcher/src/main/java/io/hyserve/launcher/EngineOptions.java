@@ -33,6 +33,11 @@ final class EngineOptions {
     @Option(names = "--no-prefix-caching", description = "Do not reuse cached KV blocks of matching prompt prefixes")
     boolean noPrefixCaching;
 
+    @Option(names = "--mapped-weights",
+            description = "Read weights in place from the memory-mapped checkpoint instead of copying them into "
+                    + "aligned huge-page memory (less RAM, slower)")
+    boolean mappedWeights;
+
     Path modelDirectory() {
         return model != null ? model : ProjectHome.bundledModel();
     }
@@ -55,7 +60,7 @@ final class EngineOptions {
         if (maxNumBatchedTokens != null) {
             config = config.withMaxNumBatchedTokens(maxNumBatchedTokens);
         }
-        config = config.withPrefixCaching(!noPrefixCaching);
+        config = config.withPrefixCaching(!noPrefixCaching).withResidentWeights(!mappedWeights);
         return Engine.start(config, new LoadProgressLog(modelDirectory()));
     }
 }

@@ -22,7 +22,7 @@ final class MatmulPeak {
     private MatmulPeak() {}
 
     static double measure(int threads, int size) {
-        try (CpuBackend backend = CpuBackend.vector(threads); Arena arena = Arena.ofShared()) {
+        try (CpuBackend backend = CpuBackend.vector(threads, true); Arena arena = Arena.ofShared()) {
             MemorySegment data = arena.allocate(2L * size * size, 64);
             SplittableRandom random = new SplittableRandom(7);
             ValueLayout.OfShort bf16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
@@ -34,7 +34,7 @@ final class MatmulPeak {
             Activations in = backend.allocate(TOKENS, size);
             Activations out = backend.allocate(TOKENS, size);
             double best = 0;
-            for (int pass = 0; pass < 12; pass++) {
+            for (int pass = 0; pass < 40; pass++) {
                 long started = System.nanoTime();
                 for (int i = 0; i < 4; i++) {
                     backend.matmul(out, in, weight);

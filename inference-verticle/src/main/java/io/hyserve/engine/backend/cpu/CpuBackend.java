@@ -33,24 +33,39 @@ public final class CpuBackend implements Backend {
     private long weightBytesRead;
     private long flops;
 
-    private CpuBackend(Kernels kernels, int threads, String name) {
+    /** Null when weights are read in place from the mapped checkpoint. */
+    private final ResidentWeights resident;
+
+    private CpuBackend(Kernels kernels, int threads, boolean residentWeights, String name) {
         this.kernels = kernels;
         this.parallel = new Parallel(threads);
+        this.resident = residentWeights ? new ResidentWeights() : null;
         this.name = name;
     }
 
-    public static CpuBackend vector(int threads) {
-        return new CpuBackend(new VectorKernels(), threads, "cpu-vector");
+    /**
+     * The Vector API backend. With {@code residentWeights} every weight is copied into aligned, huge-page
+     * memory at load (as fast to stream as memory gets, costs RAM the size of the weights); without, weights
+     * are read in place from the memory-mapped checkpoint (no copy, page cache only).
+     */
+    public static CpuBackend vector(int threads, boolean residentWeights) {
+        return new CpuBackend(new VectorKernels(), threads, residentWeights, "cpu-vector");
     }
 
+    public static CpuBackend vector(int threads) {
+        return vector(threads, false);
+    }
+
+    /** The plain scalar twin of every kernel, for tests and reference runs. */
     public static CpuBackend scalar(int threads) {
-        return new CpuBackend(new ScalarKernels(), threads, "cpu-scalar");
+        return new CpuBackend(new ScalarKernels(), threads, false, "cpu-scalar");
     }
 
     @Override
     public String name() {
         return name + " (" + parallel.threads() + " threads"
-                + (kernels instanceof VectorKernels ? ", " + VectorKernels.FLOATS.length() + " float lanes)" : ")");
+                + (kernels instanceof VectorKernels ? ", " + VectorKernels.FLOATS.length() + " float lanes" : "")
+                + (resident != null ? ", resident weights)" : ", mapped weights)");
     }
 
     @Override
@@ -67,7 +82,7 @@ public final class CpuBackend implements Backend {
         if (dtype == DType.F16) {
             return new CpuWeight(halfToFloat(tensor.data()), DType.F32, rows, cols);
         }
-        return new CpuWeight(tensor.data(), dtype, rows, cols);
+        return new CpuWeight(resident == null ? tensor.data() : resident.copy(tensor.data()), dtype, rows, cols);
     }
 
     private MemorySegment halfToFloat(MemorySegment half) {
@@ -500,6 +515,9 @@ public final class CpuBackend implements Backend {
     public void close() {
         parallel.close();
         converted.close();
+        if (resident != null) {
+            resident.close();
+        }
     }
 
     private static CpuActivations cpu(Activations a) {

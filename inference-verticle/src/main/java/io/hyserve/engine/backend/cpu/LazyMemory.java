@@ -21,6 +21,9 @@ final class LazyMemory {
             ValueLayout.JAVA_LONG));
     private static final Optional<MethodHandle> MUNMAP = lookup("munmap",
             FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG));
+    private static final Optional<MethodHandle> MADVISE = lookup("madvise",
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT));
+    private static final int MADV_HUGEPAGE = 14;
 
     private LazyMemory() {}
 
@@ -40,6 +43,7 @@ final class LazyMemory {
                 MemorySegment start = (MemorySegment) MMAP.get().invokeExact(MemorySegment.NULL, bytes, PROT_READ_WRITE,
                         MAP_PRIVATE_ANONYMOUS, -1, 0L);
                 if (start.address() != -1L) {
+                    adviseHugePages(start, bytes);
                     MethodHandle munmap = MUNMAP.get();
                     return start.reinterpret(bytes, arena, segment -> unmap(munmap, segment, bytes));
                 }
@@ -48,6 +52,17 @@ final class LazyMemory {
             }
         }
         return arena.allocate(bytes, 64);
+    }
+
+    /** Asks for transparent huge pages: fewer TLB misses when the region is streamed (best effort). */
+    private static void adviseHugePages(MemorySegment start, long bytes) {
+        if (MADVISE.isPresent() && bytes >= (2L << 20)) {
+            try {
+                int ignored = (int) MADVISE.get().invokeExact(start, bytes, MADV_HUGEPAGE);
+            } catch (Throwable e) {
+                // huge pages are an optimisation only
+            }
+        }
     }
 
     private static void unmap(MethodHandle munmap, MemorySegment segment, long bytes) {
