@@ -53,48 +53,94 @@ public record EngineConfig(
 
     /** Defaults for everything but the two folders. */
     public static EngineConfig of(Path modelDirectory, Path tokenizerDirectory) {
-        return new EngineConfig(modelDirectory, tokenizerDirectory, "cpu", Runtime.getRuntime().availableProcessors(),
-                DEFAULT_KV_CACHE_BYTES, DEFAULT_BLOCK_SIZE, DEFAULT_MAX_NUM_SEQS, DEFAULT_MAX_NUM_BATCHED_TOKENS, 0,
-                true, DEFAULT_STREAM_BUFFER_EVENTS, true);
+        return builder(modelDirectory, tokenizerDirectory).build();
     }
 
-    public EngineConfig withDevice(String value) {
-        return new EngineConfig(modelDirectory, tokenizerDirectory, value, threads, kvCacheBytes, blockSize, maxNumSeqs,
-                maxNumBatchedTokens, maxModelLength, prefixCaching, streamBufferEvents, residentWeights);
+    public static Builder builder(Path modelDirectory, Path tokenizerDirectory) {
+        return new Builder(modelDirectory, tokenizerDirectory);
     }
 
-    public EngineConfig withThreads(int value) {
-        return new EngineConfig(modelDirectory, tokenizerDirectory, device, value, kvCacheBytes, blockSize, maxNumSeqs,
-                maxNumBatchedTokens, maxModelLength, prefixCaching, streamBufferEvents, residentWeights);
+    public Builder toBuilder() {
+        return new Builder(modelDirectory, tokenizerDirectory).device(device).threads(threads)
+                .kvCacheBytes(kvCacheBytes).blockSize(blockSize).maxNumSeqs(maxNumSeqs)
+                .maxNumBatchedTokens(maxNumBatchedTokens).maxModelLength(maxModelLength).prefixCaching(prefixCaching)
+                .streamBufferEvents(streamBufferEvents).residentWeights(residentWeights);
     }
 
-    public EngineConfig withKvCacheBytes(long value) {
-        return new EngineConfig(modelDirectory, tokenizerDirectory, device, threads, value, blockSize, maxNumSeqs,
-                maxNumBatchedTokens, maxModelLength, prefixCaching, streamBufferEvents, residentWeights);
-    }
+    /** Starts from the documented defaults; {@link #build()} validates. */
+    public static final class Builder {
+        private final Path modelDirectory;
+        private final Path tokenizerDirectory;
+        private String device = "cpu";
+        private int threads = Runtime.getRuntime().availableProcessors();
+        private long kvCacheBytes = DEFAULT_KV_CACHE_BYTES;
+        private int blockSize = DEFAULT_BLOCK_SIZE;
+        private int maxNumSeqs = DEFAULT_MAX_NUM_SEQS;
+        private int maxNumBatchedTokens = DEFAULT_MAX_NUM_BATCHED_TOKENS;
+        private int maxModelLength;
+        private boolean prefixCaching = true;
+        private int streamBufferEvents = DEFAULT_STREAM_BUFFER_EVENTS;
+        private boolean residentWeights = true;
 
-    public EngineConfig withMaxNumSeqs(int value) {
-        return new EngineConfig(modelDirectory, tokenizerDirectory, device, threads, kvCacheBytes, blockSize, value,
-                maxNumBatchedTokens, maxModelLength, prefixCaching, streamBufferEvents, residentWeights);
-    }
+        private Builder(Path modelDirectory, Path tokenizerDirectory) {
+            this.modelDirectory = modelDirectory;
+            this.tokenizerDirectory = tokenizerDirectory;
+        }
 
-    public EngineConfig withMaxNumBatchedTokens(int value) {
-        return new EngineConfig(modelDirectory, tokenizerDirectory, device, threads, kvCacheBytes, blockSize, maxNumSeqs,
-                value, maxModelLength, prefixCaching, streamBufferEvents, residentWeights);
-    }
+        public Builder device(String value) {
+            device = value;
+            return this;
+        }
 
-    public EngineConfig withPrefixCaching(boolean value) {
-        return new EngineConfig(modelDirectory, tokenizerDirectory, device, threads, kvCacheBytes, blockSize, maxNumSeqs,
-                maxNumBatchedTokens, maxModelLength, value, streamBufferEvents, residentWeights);
-    }
+        public Builder threads(int value) {
+            threads = value;
+            return this;
+        }
 
-    public EngineConfig withResidentWeights(boolean value) {
-        return new EngineConfig(modelDirectory, tokenizerDirectory, device, threads, kvCacheBytes, blockSize, maxNumSeqs,
-                maxNumBatchedTokens, maxModelLength, prefixCaching, streamBufferEvents, value);
-    }
+        public Builder kvCacheBytes(long value) {
+            kvCacheBytes = value;
+            return this;
+        }
 
-    public EngineConfig withStreamBufferEvents(int value) {
-        return new EngineConfig(modelDirectory, tokenizerDirectory, device, threads, kvCacheBytes, blockSize, maxNumSeqs,
-                maxNumBatchedTokens, maxModelLength, prefixCaching, value, residentWeights);
+        public Builder blockSize(int value) {
+            blockSize = value;
+            return this;
+        }
+
+        public Builder maxNumSeqs(int value) {
+            maxNumSeqs = value;
+            return this;
+        }
+
+        public Builder maxNumBatchedTokens(int value) {
+            maxNumBatchedTokens = value;
+            return this;
+        }
+
+        public Builder maxModelLength(int value) {
+            maxModelLength = value;
+            return this;
+        }
+
+        public Builder prefixCaching(boolean value) {
+            prefixCaching = value;
+            return this;
+        }
+
+        public Builder streamBufferEvents(int value) {
+            streamBufferEvents = value;
+            return this;
+        }
+
+        public Builder residentWeights(boolean value) {
+            residentWeights = value;
+            return this;
+        }
+
+        public EngineConfig build() {
+            return new EngineConfig(modelDirectory, tokenizerDirectory, device, threads, kvCacheBytes, blockSize,
+                    maxNumSeqs, maxNumBatchedTokens, maxModelLength, prefixCaching, streamBufferEvents,
+                    residentWeights);
+        }
     }
 }

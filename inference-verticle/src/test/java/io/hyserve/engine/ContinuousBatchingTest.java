@@ -28,12 +28,12 @@ import reactor.core.publisher.Flux;
 class ContinuousBatchingTest {
     private static final Duration TIMEOUT = Duration.ofMinutes(2);
 
-    private static Engine start(String model, EngineConfig tweaks) {
-        return Engine.start(tweaks, LoadProgress.NONE);
+    private static Engine start(EngineConfig.Builder config) {
+        return Engine.start(config.build(), LoadProgress.NONE);
     }
 
-    private static EngineConfig config(String model) {
-        return EngineConfig.of(Fixtures.model(model), Fixtures.tokenizer()).withThreads(2);
+    private static EngineConfig.Builder config(String model) {
+        return EngineConfig.builder(Fixtures.model(model), Fixtures.tokenizer()).threads(2);
     }
 
     /** A request: prompt, how many tokens, and optionally a seed for sampling (else greedy). */
@@ -82,10 +82,10 @@ class ContinuousBatchingTest {
     void sixtyFourConcurrentRequestsGiveExactlyTheSequentialTokens(String model) {
         List<Job> jobs = jobs(11, 64, 300, 24);
         List<List<Integer>> sequential;
-        try (Engine engine = start(model, config(model))) {
+        try (Engine engine = start(config(model))) {
             sequential = oneAtATime(engine, jobs);
         }
-        try (Engine engine = start(model, config(model).withMaxNumSeqs(64).withMaxNumBatchedTokens(256))) {
+        try (Engine engine = start(config(model).maxNumSeqs(64).maxNumBatchedTokens(256))) {
             AtomicInteger widest = new AtomicInteger();
             engine.addStepListener(step -> widest.accumulateAndGet(step.sequences(), Math::max));
             List<List<Integer>> batched = allAtOnce(engine, jobs);
@@ -102,19 +102,20 @@ class ContinuousBatchingTest {
     void preemptionUnderASmallPoolLeavesEveryOutputUnchanged() {
         List<Job> jobs = jobs(12, 16, 100, 60);
         List<List<Integer>> sequential;
-        try (Engine engine = start(Fixtures.BF16_MODEL, config(Fixtures.BF16_MODEL))) {
+        try (Engine engine = start(config(Fixtures.BF16_MODEL))) {
             sequential = oneAtATime(engine, jobs);
         }
         // 512 B of KV per token: 40 blocks of 16 tokens hold about four of these requests at once.
-        EngineConfig small = config(Fixtures.BF16_MODEL).withKvCacheBytes(40 * 16 * 512).withMaxNumSeqs(16)
-                .withMaxNumBatchedTokens(128);
-        try (Engine engine = start(Fixtures.BF16_MODEL, small)) {
+        EngineConfig.Builder small = config(Fixtures.BF16_MODEL).kvCacheBytes(40 * 16 * 512).maxNumSeqs(16)
+                .maxNumBatchedTokens(128);
+        try (Engine engine = start(small)) {
             assertThat(engine.stats().kvBlocksTotal()).isEqualTo(40);
             List<List<Integer>> batched = allAtOnce(engine, jobs);
             for (int i = 0; i < jobs.size(); i++) {
                 assertThat(batched.get(i)).as("request %d", i).isEqualTo(sequential.get(i));
             }
             assertThat(engine.stats().preemptions()).isPositive();
+            awaitIdle(engine);
             assertThat(engine.stats().kvBlocksUsed()).isZero();
         }
     }
@@ -126,10 +127,10 @@ class ContinuousBatchingTest {
         Job first = new Job(concat(prefix, random.ints(40, 0, 127957).toArray()), 8, null);
         Job second = new Job(concat(prefix, random.ints(23, 0, 127957).toArray()), 16, null);
         List<Integer> cold;
-        try (Engine engine = start(Fixtures.BF16_MODEL, config(Fixtures.BF16_MODEL).withPrefixCaching(false))) {
+        try (Engine engine = start(config(Fixtures.BF16_MODEL).prefixCaching(false))) {
             cold = ids(engine, "cold", second).collectList().block(TIMEOUT);
         }
-        try (Engine engine = start(Fixtures.BF16_MODEL, config(Fixtures.BF16_MODEL))) {
+        try (Engine engine = start(config(Fixtures.BF16_MODEL))) {
             ids(engine, "first", first).blockLast(TIMEOUT);
             long hitsBefore = engine.stats().prefixHitTokens();
             List<StepStats> steps = new CopyOnWriteArrayList<>();
@@ -148,10 +149,10 @@ class ContinuousBatchingTest {
     }
 
     @Test
-    void abortingInEveryStateReturnsThePoolToItsInitialFreeCount() throws Exception {
-        EngineConfig cfg = config(Fixtures.BF16_MODEL).withMaxNumSeqs(2).withMaxNumBatchedTokens(32)
-                .withPrefixCaching(false);
-        try (Engine engine = start(Fixtures.BF16_MODEL, cfg)) {
+    void abortingInEveryStateReturnsThePoolToItsInitialFreeCount() {
+        EngineConfig.Builder cfg = config(Fixtures.BF16_MODEL).maxNumSeqs(2).maxNumBatchedTokens(32)
+                .prefixCaching(false);
+        try (Engine engine = start(cfg)) {
             int total = engine.stats().kvBlocksTotal();
             assertThat(engine.stats().kvBlocksFree()).isEqualTo(total);
             SplittableRandom random = new SplittableRandom(14);
@@ -189,17 +190,27 @@ class ContinuousBatchingTest {
         return ((TokenEvent.Finished) last).reason();
     }
 
-    private static void awaitIdle(Engine engine) throws InterruptedException {
-        for (int i = 0; i < 500 && (engine.stats().running() > 0 || engine.stats().waiting() > 0
-                || engine.stats().kvBlocksUsed() > 0); i++) {
-            Thread.sleep(10);
+    /** Stats are published after a step's events go out: wait for the engine to settle. */
+    private static EngineStats awaitStats(Engine engine, java.util.function.Predicate<EngineStats> condition) {
+        for (int i = 0; i < 500 && !condition.test(engine.stats()); i++) {
+            try {
+                Thread.sleep(10);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
         }
+        return engine.stats();
+    }
+
+    private static void awaitIdle(Engine engine) {
+        awaitStats(engine, s -> s.running() == 0 && s.waiting() == 0 && s.kvBlocksUsed() == 0);
     }
 
     @Test
-    void aConsumerThatStopsReadingIsCancelledWithoutHoldingUpOthers() throws Exception {
-        EngineConfig cfg = config(Fixtures.BF16_MODEL).withStreamBufferEvents(8).withPrefixCaching(false);
-        try (Engine engine = start(Fixtures.BF16_MODEL, cfg)) {
+    void aConsumerThatStopsReadingIsCancelledWithoutHoldingUpOthers() throws InterruptedException {
+        EngineConfig.Builder cfg = config(Fixtures.BF16_MODEL).streamBufferEvents(8).prefixCaching(false);
+        try (Engine engine = start(cfg)) {
             SamplingParams longRun = SamplingParams.builder().temperature(0.0).maxTokens(2000).ignoreEos(true).build();
             GenerationStream stalled = engine.submit(new GenerationRequest("stalled", Prompt.tokens(1, 2, 3), longRun));
             AtomicReference<Throwable> error = new AtomicReference<>();
@@ -234,12 +245,12 @@ class ContinuousBatchingTest {
 
     @Test
     void statsDescribeTheSchedulerAndCache() {
-        try (Engine engine = start(Fixtures.BF16_MODEL, config(Fixtures.BF16_MODEL))) {
+        try (Engine engine = start(config(Fixtures.BF16_MODEL))) {
             EngineStats before = engine.stats();
             assertThat(before.kvBlocksTotal()).isPositive();
             assertThat(before.kvBlockSize()).isEqualTo(EngineConfig.DEFAULT_BLOCK_SIZE);
             ids(engine, "one", new Job(new int[] {1, 2, 3, 4}, 5, null)).blockLast(TIMEOUT);
-            EngineStats after = engine.stats();
+            EngineStats after = awaitStats(engine, s -> s.steps() == 5 && s.running() == 0);
             assertThat(after.steps()).isEqualTo(5);
             assertThat(after.stepTokens()).isEqualTo(4 + 4);
             assertThat(after.prefixQueryTokens()).isEqualTo(4);
@@ -249,7 +260,7 @@ class ContinuousBatchingTest {
 
     @Test
     void aRequestSubmittedToAClosedEngineIsRefused() {
-        Engine engine = start(Fixtures.BF16_MODEL, config(Fixtures.BF16_MODEL));
+        Engine engine = start(config(Fixtures.BF16_MODEL));
         engine.close();
         assertThatThrownBy(() -> engine.submit(new GenerationRequest("late", Prompt.tokens(1), null)))
                 .isInstanceOf(IllegalStateException.class);

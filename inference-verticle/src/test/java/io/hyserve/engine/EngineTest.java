@@ -24,8 +24,8 @@ class EngineTest {
 
     @BeforeAll
     static void start() {
-        engine = Engine.start(EngineConfig.of(Fixtures.model(Fixtures.BF16_MODEL), Fixtures.tokenizer()).withThreads(2)
-                .withMaxNumBatchedTokens(16), io.hyserve.engine.model.LoadProgress.NONE);
+        engine = Engine.start(EngineConfig.builder(Fixtures.model(Fixtures.BF16_MODEL), Fixtures.tokenizer()).threads(2)
+                .maxNumBatchedTokens(16).build(), io.hyserve.engine.model.LoadProgress.NONE);
         golden = Fixtures.golden(Fixtures.BF16_MODEL);
     }
 

@@ -47,20 +47,20 @@ final class EngineOptions {
     }
 
     Engine startEngine() {
-        EngineConfig config = EngineConfig.of(modelDirectory(), tokenizerDirectory()).withDevice(device);
+        EngineConfig.Builder config = EngineConfig.builder(modelDirectory(), tokenizerDirectory()).device(device)
+                .prefixCaching(!noPrefixCaching).residentWeights(!mappedWeights);
         if (threads != null) {
-            config = config.withThreads(threads);
+            config.threads(threads);
         }
         if (kvCacheBytes != null) {
-            config = config.withKvCacheBytes(kvCacheBytes);
+            config.kvCacheBytes(kvCacheBytes);
         }
         if (maxNumSeqs != null) {
-            config = config.withMaxNumSeqs(maxNumSeqs);
+            config.maxNumSeqs(maxNumSeqs);
         }
         if (maxNumBatchedTokens != null) {
-            config = config.withMaxNumBatchedTokens(maxNumBatchedTokens);
+            config.maxNumBatchedTokens(maxNumBatchedTokens);
         }
-        config = config.withPrefixCaching(!noPrefixCaching).withResidentWeights(!mappedWeights);
-        return Engine.start(config, new LoadProgressLog(modelDirectory()));
+        return Engine.start(config.build(), new LoadProgressLog(modelDirectory()));
     }
 }

@@ -46,11 +46,12 @@ public final class ModelBench {
 
     public static Result run(Options options) {
         int maxConcurrency = options.concurrency().stream().mapToInt(Integer::intValue).max().orElse(1);
-        EngineConfig config = EngineConfig.of(options.model(), options.tokenizer())
-                .withThreads(options.threads())
-                .withMaxNumSeqs(Math.max(maxConcurrency, 1))
-                .withMaxNumBatchedTokens(Math.max(options.promptTokens(), EngineConfig.DEFAULT_MAX_NUM_BATCHED_TOKENS))
-                .withPrefixCaching(false);
+        EngineConfig config = EngineConfig.builder(options.model(), options.tokenizer())
+                .threads(options.threads())
+                .maxNumSeqs(Math.max(maxConcurrency, 1))
+                .maxNumBatchedTokens(Math.max(options.promptTokens(), EngineConfig.DEFAULT_MAX_NUM_BATCHED_TOKENS))
+                .prefixCaching(false)
+                .build();
         try (Engine engine = Engine.start(config, LoadProgress.NONE)) {
             List<StepStats> steps = new CopyOnWriteArrayList<>();
             engine.addStepListener(steps::add);
