@@ -480,12 +480,15 @@ public final class CpuBackend implements Backend {
         void run(ExpertGroup group, int matrix, int rowStart, int rowEnd);
     }
 
+    /** Rows per unit of the grouped loops: large enough that per-call overhead stays small. */
+    private static final int GROUPED_ROWS = 32;
+
     /**
      * Runs {@code matrices} products of {@code rows} rows for every group as one parallel loop over blocks of
-     * eight rows, so threads stay busy across experts instead of meeting at a barrier after each one.
+     * rows, so threads stay busy across experts instead of meeting at a barrier after each one.
      */
     private void runGrouped(List<ExpertGroup> groups, int rows, int matrices, GroupedBody body) {
-        int blocksPerMatrix = (rows + 7) / 8;
+        int blocksPerMatrix = (rows + GROUPED_ROWS - 1) / GROUPED_ROWS;
         int blocksPerGroup = blocksPerMatrix * matrices;
         long work = 0;
         for (ExpertGroup g : groups) {
@@ -496,7 +499,7 @@ public final class CpuBackend implements Backend {
                 ExpertGroup group = groups.get(unit / blocksPerGroup);
                 int matrix = unit % blocksPerGroup / blocksPerMatrix;
                 int block = unit % blocksPerMatrix;
-                body.run(group, matrix, block * 8, Math.min(rows, block * 8 + 8));
+                body.run(group, matrix, block * GROUPED_ROWS, Math.min(rows, (block + 1) * GROUPED_ROWS));
             }
         });
     }
