@@ -337,9 +337,14 @@ public final class CpuBackend implements Backend {
         CpuActivations g = cpu(gate);
         CpuActivations u = cpu(up);
         requireShape(g, u.rows, u.cols);
-        for (int i = 0; i < g.data.length; i++) {
-            float z = g.data[i];
-            g.data[i] = z * (float) (1.0 / (1.0 + Math.exp(-z))) * u.data[i];
+        siluTimes(g.data, u.data);
+    }
+
+    /** {@code gate[i] = silu(gate[i]) · up[i]}, the SwiGLU activation shared by dense and expert MLPs. */
+    private static void siluTimes(float[] gate, float[] up) {
+        for (int i = 0; i < gate.length; i++) {
+            float z = gate[i];
+            gate[i] = z * (float) (1.0 / (1.0 + Math.exp(-z))) * up[i];
         }
     }
 
@@ -416,10 +421,7 @@ public final class CpuBackend implements Backend {
         runGrouped(groups, intermediate, 2, (g, matrix, r0, r1) -> kernels.matmul(g.input, g.count,
                 matrix == 0 ? g.gate : g.up, r0, r1, matrix == 0 ? g.gateOut : g.upOut, intermediate));
         for (ExpertGroup g : groups) {
-            for (int i = 0; i < g.gateOut.length; i++) {
-                float z = g.gateOut[i];
-                g.gateOut[i] = z * (float) (1.0 / (1.0 + Math.exp(-z))) * g.upOut[i];
-            }
+            siluTimes(g.gateOut, g.upOut);
             g.downInput = kernels.prepareInput(g.gateOut, g.count, intermediate, g.down);
         }
         runGrouped(groups, hidden, 1, (g, matrix, r0, r1) -> kernels.matmul(g.downInput, g.count, g.down, r0, r1,
