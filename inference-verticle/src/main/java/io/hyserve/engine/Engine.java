@@ -152,7 +152,11 @@ public final class Engine implements AutoCloseable {
         return maxModelLength;
     }
 
-    /** Tokens the prompt becomes: text gets {@code <|startoftext|>} prepended, chat goes through the template. */
+    /**
+     * Tokens the prompt becomes: text gets {@code <|startoftext|>} prepended, chat goes through the template.
+     *
+     * @throws InvalidRequestException if the chat template rejects the messages
+     */
     public int[] promptIds(Prompt prompt) {
         return switch (prompt) {
             case Prompt.TokenIds tokens -> tokens.ids().clone();
@@ -165,7 +169,9 @@ public final class Engine implements AutoCloseable {
             }
             case Prompt.Chat chat -> {
                 try {
-                    yield tokenizer.encode(chatTemplate().render(chat.messages()));
+                    yield chat.parseSpecialTokens()
+                            ? tokenizer.encode(chatTemplate().render(chat.messages()))
+                            : tokenizer.encode(chatTemplate().renderParts(chat.messages()));
                 } catch (ChatTemplateException e) {
                     throw new InvalidRequestException(e.getMessage(), e);
                 }
@@ -187,6 +193,12 @@ public final class Engine implements AutoCloseable {
         int[] prompt = promptIds(request.prompt());
         validatePrompt(prompt);
         Sampling sampling = defaults.resolve(request.sampling(), maxModelLength - prompt.length);
+        for (int id : sampling.logitBias().keySet()) {
+            if (id >= model.config().vocabSize()) {
+                throw new InvalidRequestException("logit_bias token id %d is outside the vocabulary [0, %d)"
+                        .formatted(id, model.config().vocabSize()));
+            }
+        }
         for (int id : sampling.stopTokenIds()) {
             if (id >= model.config().vocabSize()) {
                 throw new InvalidRequestException("stop token id %d is outside the vocabulary [0, %d)"

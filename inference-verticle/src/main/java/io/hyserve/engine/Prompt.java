@@ -11,8 +11,11 @@ public sealed interface Prompt {
     /** Fed exactly as given. */
     record TokenIds(int[] ids) implements Prompt {}
 
-    /** Rendered by the model's own chat template, then encoded with special tokens parsed. */
-    record Chat(List<ChatMessage> messages) implements Prompt {}
+    /**
+     * Rendered by the model's own chat template. Special-token text in message content stays ordinary text
+     * unless {@code parseSpecialTokens}, so a user cannot inject {@code <|extra_0|>} and the like.
+     */
+    record Chat(List<ChatMessage> messages, boolean parseSpecialTokens) implements Prompt {}
 
     static Prompt text(String text) {
         return new Text(text);
@@ -23,6 +26,10 @@ public sealed interface Prompt {
     }
 
     static Prompt chat(List<ChatMessage> messages) {
-        return new Chat(List.copyOf(messages));
+        return new Chat(List.copyOf(messages), false);
+    }
+
+    static Prompt chat(List<ChatMessage> messages, boolean parseSpecialTokens) {
+        return new Chat(List.copyOf(messages), parseSpecialTokens);
     }
 }

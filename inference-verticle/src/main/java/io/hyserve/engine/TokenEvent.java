@@ -15,6 +15,8 @@ public sealed interface TokenEvent {
     /**
      * The end. {@code text} is output held back until now (an incomplete character or stop-string prefix
      * that turned out not to be one); stop tokens and stop strings are never part of the output.
+     * {@code cachedTokens} of the prompt were served by the prefix cache instead of computed.
      */
-    record Finished(FinishReason reason, String text, int promptTokens, int completionTokens) implements TokenEvent {}
+    record Finished(FinishReason reason, String text, int promptTokens, int completionTokens, int cachedTokens)
+            implements TokenEvent {}
 }

@@ -135,8 +135,12 @@ class ContinuousBatchingTest {
             long hitsBefore = engine.stats().prefixHitTokens();
             List<StepStats> steps = new CopyOnWriteArrayList<>();
             engine.addStepListener(steps::add);
-            assertThat(ids(engine, "second", second).collectList().block(TIMEOUT)).isEqualTo(cold);
+            List<TokenEvent> events = engine.submit(new GenerationRequest("second", Prompt.tokens(second.prompt()),
+                    second.params())).events().collectList().block(TIMEOUT);
+            assertThat(events.stream().filter(TokenEvent.Token.class::isInstance)
+                    .map(e -> ((TokenEvent.Token) e).tokenId()).toList()).isEqualTo(cold);
             assertThat(engine.stats().prefixHitTokens() - hitsBefore).isEqualTo(256);
+            assertThat(((TokenEvent.Finished) events.getLast()).cachedTokens()).isEqualTo(256);
             // Only the suffix is computed for the prompt: 23 tokens, then one per generated token.
             assertThat(steps.getFirst().tokens()).isEqualTo(23);
         }

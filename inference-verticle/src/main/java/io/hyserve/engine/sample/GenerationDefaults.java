@@ -94,6 +94,7 @@ public record GenerationDefaults(
                 request.stop(),
                 Set.copyOf(stopIds),
                 request.logprobs() != null ? request.logprobs() : -1,
-                request.skipSpecialTokens() == null || request.skipSpecialTokens());
+                request.skipSpecialTokens() == null || request.skipSpecialTokens(),
+                request.logitBias());
     }
 }

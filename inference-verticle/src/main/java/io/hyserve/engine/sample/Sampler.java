@@ -6,7 +6,7 @@ import java.util.Map;
 import java.util.SplittableRandom;
 
 /**
- * Chooses each next token of one request. Processing follows transformers on the float32 logits:
+ * Chooses each next token of one request. Processing follows transformers on the float32 logits: logit bias,
  * repetition penalty (prompt and output), presence/frequency penalties (OpenAI, output only), temperature,
  * top-k (keep logits >= the k-th largest), top-p (keep a token while the mass of strictly better tokens is
  * below p), min-p, then a draw from the request's own seeded generator. The same seed and the same logits
@@ -40,6 +40,9 @@ public final class Sampler {
     /** Picks the next token from {@code logits[offset .. offset+vocab)} and records it for the penalties. */
     public int next(float[] logits, int offset) {
         System.arraycopy(logits, offset, work, 0, vocab);
+        for (Map.Entry<Integer, Double> bias : params.logitBias().entrySet()) {
+            work[bias.getKey()] += bias.getValue().floatValue();
+        }
         applyPenalties(work);
         int token = params.greedy() ? argmax(work) : draw(work);
         seen.set(token);

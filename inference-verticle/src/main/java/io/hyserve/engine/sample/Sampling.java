@@ -1,6 +1,7 @@
 package io.hyserve.engine.sample;
 
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 /**
@@ -14,6 +15,7 @@ import java.util.Set;
  * @param maxTokens upper bound on generated tokens (the context length may end a sequence sooner)
  * @param stopTokenIds ids that end generation and are not part of the output
  * @param logprobs -1 = none, else how many top alternatives to report
+ * @param logitBias added to the logits of those ids before anything else (OpenAI {@code logit_bias})
  */
 public record Sampling(
         double temperature,
@@ -28,7 +30,8 @@ public record Sampling(
         List<String> stop,
         Set<Integer> stopTokenIds,
         int logprobs,
-        boolean skipSpecialTokens) {
+        boolean skipSpecialTokens,
+        Map<Integer, Double> logitBias) {
 
     public boolean greedy() {
         return temperature == 0;

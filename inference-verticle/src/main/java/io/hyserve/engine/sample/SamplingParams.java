@@ -1,6 +1,7 @@
 package io.hyserve.engine.sample;
 
 import java.util.List;
+import java.util.Map;
 
 /**
  * What a request asks of sampling and stopping. A null field is "unset": the model's
@@ -24,13 +25,17 @@ public record SamplingParams(
         List<Integer> stopTokenIds,
         Boolean ignoreEos,
         Integer logprobs,
-        Boolean skipSpecialTokens) {
+        Boolean skipSpecialTokens,
+        Map<Integer, Double> logitBias) {
 
     public static final int MAX_LOGPROBS = 20;
+    /** OpenAI's range for a logit bias. */
+    public static final double MAX_LOGIT_BIAS = 100;
 
     public SamplingParams {
         stop = stop == null ? List.of() : List.copyOf(stop);
         stopTokenIds = stopTokenIds == null ? List.of() : List.copyOf(stopTokenIds);
+        logitBias = logitBias == null ? Map.of() : Map.copyOf(logitBias);
     }
 
     public static Builder builder() {
@@ -58,6 +63,10 @@ public record SamplingParams(
         for (Integer id : stopTokenIds) {
             check(id != null && id >= 0, "stop_token_ids must be non-negative");
         }
+        for (Map.Entry<Integer, Double> bias : logitBias.entrySet()) {
+            check(bias.getKey() >= 0, "logit_bias keys must be token ids");
+            check(Math.abs(bias.getValue()) <= MAX_LOGIT_BIAS, "logit_bias values must be in [-100, 100]");
+        }
     }
 
     private static void check(boolean ok, String message) {
@@ -82,6 +91,7 @@ public record SamplingParams(
         private Boolean ignoreEos;
         private Integer logprobs;
         private Boolean skipSpecialTokens;
+        private Map<Integer, Double> logitBias;
 
         public Builder temperature(Double v) { temperature = v; return this; }
         public Builder topK(Integer v) { topK = v; return this; }
@@ -97,10 +107,11 @@ public record SamplingParams(
         public Builder ignoreEos(Boolean v) { ignoreEos = v; return this; }
         public Builder logprobs(Integer v) { logprobs = v; return this; }
         public Builder skipSpecialTokens(Boolean v) { skipSpecialTokens = v; return this; }
+        public Builder logitBias(Map<Integer, Double> v) { logitBias = v; return this; }
 
         public SamplingParams build() {
             return new SamplingParams(temperature, topK, topP, minP, repetitionPenalty, presencePenalty,
-                    frequencyPenalty, seed, maxTokens, stop, stopTokenIds, ignoreEos, logprobs, skipSpecialTokens);
+                    frequencyPenalty, seed, maxTokens, stop, stopTokenIds, ignoreEos, logprobs, skipSpecialTokens, logitBias);
         }
     }
 }

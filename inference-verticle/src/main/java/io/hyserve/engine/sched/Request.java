@@ -15,6 +15,8 @@ public abstract class Request {
     private int length;
     int computed;
     int preemptions;
+    /** Prompt tokens the prefix cache served at first admission; -1 before it. */
+    int cachedPromptTokens = -1;
     final BlockTable blocks = new BlockTable();
 
     protected Request(String id, int[] prompt) {
@@ -48,6 +50,11 @@ public abstract class Request {
     /** Tokens whose K/V are in the cache. */
     public int computed() {
         return computed;
+    }
+
+    /** Prompt tokens found in the prefix cache when the request was first admitted (0 before that). */
+    public int cachedPromptTokens() {
+        return Math.max(0, cachedPromptTokens);
     }
 
     public int preemptions() {

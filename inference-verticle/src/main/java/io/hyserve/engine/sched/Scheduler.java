@@ -95,6 +95,9 @@ public final class Scheduler<R extends Request> {
                 break;
             }
             waiting.pollFirst();
+            if (request.cachedPromptTokens < 0) {
+                request.cachedPromptTokens = Math.min(request.computed, request.promptLength());
+            }
             running.add(request);
             chunks.add(new Step.Chunk<>(request, request.computed, count));
             budget -= count;

@@ -18,6 +18,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.function.IntFunction;
 
 /**
  * Renders a checkpoint's own Jinja {@code chat_template} (from {@code tokenizer_config.json}) the way
@@ -51,6 +53,10 @@ public final class ChatTemplate {
             "removeFirst", "removeLast");
 
     private static final String RESTRICTED_METHOD_ERROR = "Cannot find method '";
+
+    /** Private-use characters around a content placeholder: no template has a reason to touch them. */
+    private static final String PLACEHOLDER_OPEN = "\uE000";
+    private static final String PLACEHOLDER_CLOSE = "\uE001";
 
     private final String source;
     private final Map<String, String> specialTokens;
@@ -113,12 +119,53 @@ public final class ChatTemplate {
      */
     public String render(List<ChatMessage> messages) {
         Objects.requireNonNull(messages, "messages must not be null");
+        return renderTurns(messages, i -> messages.get(i).content());
+    }
+
+    /**
+     * The prompt for {@code messages} split into template text and message content (literal parts), so the
+     * content can be encoded without honouring special-token text in it. Each non-empty content is rendered
+     * as a unique placeholder and put back afterwards; a template that alters or repeats the content cannot
+     * be split this way and is refused.
+     *
+     * @throws ChatTemplateException if the template fails, rejects the messages, or rewrites their content
+     */
+    public List<TextPart> renderParts(List<ChatMessage> messages) {
+        Objects.requireNonNull(messages, "messages must not be null");
+        String nonce = Long.toUnsignedString(ThreadLocalRandom.current().nextLong(), 36);
+        List<String> placeholders = new ArrayList<>(messages.size());
+        for (int i = 0; i < messages.size(); i++) {
+            placeholders.add(messages.get(i) == null || messages.get(i).content().isEmpty()
+                    ? "" : PLACEHOLDER_OPEN + nonce + "-" + i + PLACEHOLDER_CLOSE);
+        }
+        String rendered = renderTurns(messages, placeholders::get);
+        List<TextPart> parts = new ArrayList<>();
+        int from = 0;
+        for (int i = 0; i < messages.size(); i++) {
+            String placeholder = placeholders.get(i);
+            if (placeholder.isEmpty()) {
+                continue;
+            }
+            int at = rendered.indexOf(placeholder, from);
+            if (at < 0 || rendered.indexOf(placeholder, at + placeholder.length()) >= 0) {
+                throw new ChatTemplateException("the chat template rewrites or repeats message content, so special "
+                        + "tokens in it cannot be kept literal; allow parsing them to use this template");
+            }
+            parts.add(new TextPart(rendered.substring(from, at), false));
+            parts.add(new TextPart(messages.get(i).content(), true));
+            from = at + placeholder.length();
+        }
+        parts.add(new TextPart(rendered.substring(from), false));
+        return parts;
+    }
+
+    private String renderTurns(List<ChatMessage> messages, IntFunction<String> content) {
         List<Map<String, Object>> turns = new ArrayList<>(messages.size());
         for (int i = 0; i < messages.size(); i++) {
             ChatMessage message = Objects.requireNonNull(messages.get(i), "messages[" + i + "] must not be null");
             Map<String, Object> turn = new LinkedHashMap<>(); // role first, as tojson would print it
             turn.put("role", message.role());
-            turn.put("content", message.content());
+            turn.put("content", content.apply(i));
             turns.add(Collections.unmodifiableMap(turn));
         }
         Map<String, Object> bindings = new HashMap<>(specialTokens);

@@ -84,20 +84,57 @@ public final class HyTokenizer {
 
     /**
      * Token ids for {@code text}, without BOS/EOS (HF {@code encode(text, add_special_tokens=False)}). Special
-     * token text anywhere in {@code text}, user content included, becomes the special id; callers that must
-     * not honour it in untrusted content have to escape it first.
+     * token text anywhere in {@code text}, user content included, becomes the special id; untrusted content
+     * goes through {@link #encode(List)} instead.
      */
     public int[] encode(String text) {
-        String normalised = normalise(text);
+        return encode(normalise(text), List.of());
+    }
+
+    /**
+     * Ids for the concatenation of {@code parts}, as {@link #encode(String)} would give, except that special
+     * token text lying wholly or partly inside a literal part stays ordinary text. Ordinary text is byte-pair
+     * encoded across part boundaries, so with no special-token text in literal parts the ids are exactly those
+     * of the concatenated string (each part is NFC-normalised on its own).
+     */
+    public int[] encode(List<TextPart> parts) {
+        StringBuilder text = new StringBuilder();
+        List<int[]> literalSpans = new ArrayList<>();
+        for (TextPart part : parts) {
+            String normalised = normalise(part.text());
+            if (part.literal() && !normalised.isEmpty()) {
+                literalSpans.add(new int[] {text.length(), text.length() + normalised.length()});
+            }
+            text.append(normalised);
+        }
+        return encode(text.toString(), literalSpans);
+    }
+
+    private int[] encode(String normalised, List<int[]> literalSpans) {
         Encoding encoding = new Encoding(normalised.length());
         int from = 0;
-        for (SpecialTokens.Match m = specials.find(normalised, 0); m != null; m = specials.find(normalised, from)) {
+        int search = 0;
+        for (SpecialTokens.Match m = specials.find(normalised, 0); m != null; m = specials.find(normalised, search)) {
+            if (overlapsAny(m.start(), m.end(), literalSpans)) {
+                search = m.start() + 1;
+                continue;
+            }
             encoding.ordinary(normalised, from, m.start());
             encoding.ids.add(m.id());
             from = m.end();
+            search = from;
         }
         encoding.ordinary(normalised, from, normalised.length());
         return encoding.ids.toArray();
+    }
+
+    private static boolean overlapsAny(int start, int end, List<int[]> spans) {
+        for (int[] span : spans) {
+            if (start < span[1] && span[0] < end) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /**

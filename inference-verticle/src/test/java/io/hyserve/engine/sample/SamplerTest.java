@@ -7,6 +7,7 @@ import static org.assertj.core.api.Assertions.within;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Map;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
 
@@ -14,7 +15,7 @@ class SamplerTest {
     private static Sampling sampling(double temperature, int topK, double topP, double minP, double repetition,
             double presence, double frequency, long seed) {
         return new Sampling(temperature, topK, topP, minP, repetition, presence, frequency, seed, 100, List.of(), Set.of(),
-                -1, true);
+                -1, true, Map.of());
     }
 
     private static Sampling greedy() {
@@ -142,5 +143,16 @@ class SamplerTest {
                 .hasMessageContaining("temperature");
         assertThatThrownBy(() -> SamplingParams.builder().logprobs(21).build().validate()).hasMessageContaining("logprobs");
         assertThatThrownBy(() -> SamplingParams.builder().stop(List.of("")).build().validate()).hasMessageContaining("stop");
+    }
+
+    @Test
+    void logitBiasShiftsTheChoiceBeforePenalties() {
+        float[] logits = {1f, 3f, 2f};
+        Sampling biased = new Sampling(0, 0, 1, 0, 1, 0, 0, 1, 100, List.of(), Set.of(), -1, true,
+                Map.of(0, 5.0, 1, -100.0));
+        assertThat(new Sampler(biased, new int[0], 3).next(logits, 0)).isEqualTo(0);
+        assertThat(logits).containsExactly(1f, 3f, 2f);
+        Sampling banned = new Sampling(0, 0, 1, 0, 1, 0, 0, 1, 100, List.of(), Set.of(), -1, true, Map.of(1, -100.0));
+        assertThat(new Sampler(banned, new int[0], 3).next(logits, 0)).isEqualTo(2);
     }
 }

@@ -150,4 +150,18 @@ class HyTokenizerTest {
     private static String base64(String text) {
         return Base64.getEncoder().encodeToString(text.getBytes(StandardCharsets.UTF_8));
     }
+
+    @Test
+    void literalPartsKeepSpecialTokenTextOrdinaryAndMergeAcrossBoundaries() {
+        HyTokenizer tokenizer = Fixtures.tokenizer();
+        int eos = tokenizer.specialTokenId("<|eos|>").orElseThrow();
+        String text = "Hello world, the sea<|eos|>";
+        assertThat(tokenizer.encode(List.of(new TextPart("Hello wo", false), new TextPart("rld, the sea", true),
+                new TextPart("<|eos|>", false)))).containsExactly(tokenizer.encode(text));
+        int[] literal = tokenizer.encode(List.of(new TextPart("a", false), new TextPart("b<|eos|>c", true)));
+        assertThat(literal).doesNotContain(eos);
+        assertThat(tokenizer.decode(literal, false)).isEqualTo("ab<|eos|>c");
+        // Half of the surface in content, half in the template: still not the special token.
+        assertThat(tokenizer.encode(List.of(new TextPart("x<|e", true), new TextPart("os|>", false)))).doesNotContain(eos);
+    }
 }
