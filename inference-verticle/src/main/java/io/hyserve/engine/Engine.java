@@ -10,13 +10,9 @@ import io.hyserve.engine.model.LoadProgress;
 import io.hyserve.engine.sample.GenerationDefaults;
 import io.hyserve.engine.sample.Sampling;
 import io.hyserve.engine.sample.SamplingParams;
-import io.hyserve.engine.tokenizer.ChatTemplate;
-import io.hyserve.engine.tokenizer.ChatTemplateException;
 import io.hyserve.engine.tokenizer.HyTokenizer;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -33,7 +29,6 @@ import reactor.util.concurrent.Queues;
  */
 public final class Engine implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Engine.class);
-    private static final String START_OF_TEXT = "<|startoftext|>";
     /** Events the hand-off to the consumer's thread takes from the request's buffer at a time. */
     private static final int STREAM_PREFETCH = 32;
 
@@ -41,12 +36,10 @@ public final class Engine implements AutoCloseable {
     private final Backend backend;
     private final HunyuanModel model;
     private final HyTokenizer tokenizer;
-    /** Loaded on the first chat prompt: starting the template engine costs more than a second. */
-    private volatile ChatTemplate chatTemplate;
+    private final PromptEncoder promptEncoder;
     private final GenerationDefaults defaults;
     private final int maxModelLength;
     private final int kvCapacityTokens;
-    private final int startOfText;
     private final EngineLoop loop;
     private final Thread engineThread;
     private volatile boolean closed;
@@ -65,7 +58,7 @@ public final class Engine implements AutoCloseable {
                 shape.numKeyValueHeads(), shape.headDim());
         KvCacheManager cache = new KvCacheManager(poolBlocks, config.blockSize(), config.prefixCaching());
         this.kvCapacityTokens = poolBlocks * config.blockSize();
-        this.startOfText = tokenizer.specialTokenId(START_OF_TEXT).orElseThrow();
+        this.promptEncoder = new PromptEncoder(tokenizer, config.tokenizerDirectory());
         this.loop = new EngineLoop(model, cache, config.maxNumSeqs(), config.maxNumBatchedTokens());
         this.engineThread = Thread.ofPlatform().name("hyserve-engine").unstarted(loop);
         log.atInfo().setMessage("engine ready")
@@ -79,27 +72,6 @@ public final class Engine implements AutoCloseable {
                 .addKeyValue("prefixCaching", config.prefixCaching())
                 .addKeyValue("generationDefaults", defaults.source())
                 .log();
-    }
-
-    private ChatTemplate chatTemplate() {
-        ChatTemplate template = chatTemplate;
-        if (template == null) {
-            synchronized (this) {
-                if (chatTemplate == null) {
-                    Path file = config.tokenizerDirectory().resolve("tokenizer_config.json");
-                    if (!Files.isRegularFile(file)) {
-                        throw new InvalidRequestException("chat prompts need a chat template, and " + file + " is missing");
-                    }
-                    try {
-                        chatTemplate = ChatTemplate.fromTokenizerConfig(file);
-                    } catch (IOException e) {
-                        throw new UncheckedIOException("cannot read " + file + ": " + e.getMessage(), e);
-                    }
-                }
-                template = chatTemplate;
-            }
-        }
-        return template;
     }
 
     /** Loads the model and tokenizer named by {@code config} and starts the engine thread. */
@@ -132,6 +104,10 @@ public final class Engine implements AutoCloseable {
         };
     }
 
+    public EngineConfig config() {
+        return config;
+    }
+
     public HyTokenizer tokenizer() {
         return tokenizer;
     }
@@ -158,25 +134,7 @@ public final class Engine implements AutoCloseable {
      * @throws InvalidRequestException if the chat template rejects the messages
      */
     public int[] promptIds(Prompt prompt) {
-        return switch (prompt) {
-            case Prompt.TokenIds tokens -> tokens.ids().clone();
-            case Prompt.Text text -> {
-                int[] body = tokenizer.encode(text.text());
-                int[] ids = new int[body.length + 1];
-                ids[0] = startOfText;
-                System.arraycopy(body, 0, ids, 1, body.length);
-                yield ids;
-            }
-            case Prompt.Chat chat -> {
-                try {
-                    yield chat.parseSpecialTokens()
-                            ? tokenizer.encode(chatTemplate().render(chat.messages()))
-                            : tokenizer.encode(chatTemplate().renderParts(chat.messages()));
-                } catch (ChatTemplateException e) {
-                    throw new InvalidRequestException(e.getMessage(), e);
-                }
-            }
-        };
+        return promptEncoder.encode(prompt);
     }
 
     /**

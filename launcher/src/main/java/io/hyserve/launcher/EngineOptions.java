@@ -47,6 +47,10 @@ final class EngineOptions {
     }
 
     Engine startEngine() {
+        return Engine.start(engineConfig(), new LoadProgressLog(modelDirectory()));
+    }
+
+    EngineConfig engineConfig() {
         EngineConfig.Builder config = EngineConfig.builder(modelDirectory(), tokenizerDirectory()).device(device)
                 .prefixCaching(!noPrefixCaching).residentWeights(!mappedWeights);
         if (threads != null) {
@@ -61,6 +65,6 @@ final class EngineOptions {
         if (maxNumBatchedTokens != null) {
             config.maxNumBatchedTokens(maxNumBatchedTokens);
         }
-        return Engine.start(config.build(), new LoadProgressLog(modelDirectory()));
+        return config.build();
     }
 }

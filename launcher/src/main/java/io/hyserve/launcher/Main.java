@@ -25,7 +25,8 @@ import picocli.CommandLine.Command;
             TokenizeCommand.class,
             DetokenizeCommand.class,
             BenchCommand.class,
-            SynthCommand.class
+            SynthCommand.class,
+            ServeCommand.class
         })
 public final class Main {
     /** Exit status for input the command refuses (bad ids, bad checkpoint, invalid request). */

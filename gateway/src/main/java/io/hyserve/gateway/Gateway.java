@@ -1,0 +1,473 @@
+package io.hyserve.gateway;
+
+import io.hyserve.engine.Prompt;
+import io.hyserve.engine.PromptEncoder;
+import io.hyserve.engine.tokenizer.HyTokenizer;
+import io.hyserve.schemas.ControlMessage;
+import io.hyserve.schemas.ErrorCode;
+import io.hyserve.schemas.InferenceRequest;
+import io.hyserve.schemas.Logprob;
+import io.hyserve.schemas.StreamEvent;
+import io.hyserve.schemas.TopicSetup;
+import io.hyserve.schemas.Topics;
+import io.hyserve.schemas.Wire;
+import io.hyserve.schemas.WireException;
+import io.hyserve.schemas.WorkerHeartbeat;
+import io.vertx.core.Future;
+import io.vertx.core.VerticleBase;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.Http2Settings;
+import io.vertx.core.http.HttpServer;
+import io.vertx.core.http.HttpServerOptions;
+import io.vertx.core.http.HttpServerResponse;
+import io.vertx.core.json.DecodeException;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import io.vertx.ext.web.Router;
+import io.vertx.ext.web.RoutingContext;
+import io.vertx.ext.web.handler.BodyHandler;
+import io.vertx.kafka.client.common.TopicPartition;
+import io.vertx.kafka.client.consumer.KafkaConsumer;
+import io.vertx.kafka.client.consumer.KafkaConsumerRecord;
+import io.vertx.kafka.client.consumer.OffsetAndTimestamp;
+import io.vertx.kafka.client.producer.KafkaProducer;
+import io.vertx.kafka.client.producer.KafkaProducerRecord;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The OpenAI-compatible front: tokenizes and checks each request, writes it to the requests topic, and
+ * streams the events that workers send to this instance's own events topic back to the client.
+ *
+ * <p>Deployed as one verticle instance: every HTTP connection, Kafka record and timer of the gateway runs on
+ * its event loop, so exchanges need no locking. Scale out by running more gateway instances, each with its
+ * own id and events topic.
+ */
+public final class Gateway extends VerticleBase {
+    private static final Logger log = LoggerFactory.getLogger(Gateway.class);
+    private static final long LIVENESS_CHECK_MS = 500;
+
+    private final GatewayConfig config;
+    private final PromptEncoder encoder;
+    private final int maxModelLength;
+    private final GenerationPlan.Limits limits;
+    private final Topics topics;
+    private final WorkerRegistry workers;
+    private final GatewayStats stats = new GatewayStats();
+    private final Map<String, Exchange.Choice> choicesByRequest = new HashMap<>();
+    private final Map<String, Exchange> exchangesByRequest = new HashMap<>();
+    private final Set<Exchange> exchanges = new HashSet<>();
+    private KafkaProducer<String, byte[]> producer;
+    private KafkaConsumer<String, byte[]> events;
+    private KafkaConsumer<String, byte[]> heartbeats;
+    private HttpServer server;
+    private volatile boolean eventsReady;
+
+    public Gateway(GatewayConfig config, PromptEncoder encoder, int maxModelLength) {
+        this.config = config;
+        this.encoder = encoder;
+        this.maxModelLength = maxModelLength;
+        this.limits = new GenerationPlan.Limits(maxModelLength, Math.min(config.maxPromptTokens(), maxModelLength - 1),
+                Math.min(config.maxTokensLimit(), maxModelLength - 1), encoder.tokenizer().size(),
+                config.allowSpecialTokensInChat());
+        this.topics = config.topics();
+        this.workers = new WorkerRegistry(config.workerTimeout().toMillis());
+    }
+
+    public GatewayStats stats() {
+        return stats;
+    }
+
+    /** The port the API listens on (useful with port 0). */
+    public int port() {
+        return server.actualPort();
+    }
+
+    /** Kafka set up and a worker announced itself recently. */
+    public boolean ready() {
+        return eventsReady && workers.anyReady(System.currentTimeMillis());
+    }
+
+    @Override
+    public Future<?> start() {
+        return vertx.executeBlocking(() -> {
+            try (Admin admin = Admin.create(config.kafka())) {
+                TopicSetup.ensureShared(admin, topics, config.requestsPartitions(), config.replication());
+                TopicSetup.ensureEvents(admin, topics, config.gatewayId(), 1, config.replication());
+            }
+            return null;
+        }).compose(v -> startKafka()).compose(v -> startHttp()).onSuccess(v -> {
+            vertx.setPeriodic(LIVENESS_CHECK_MS, id -> failStreamsOfLostWorkers());
+            log.atInfo().setMessage("gateway listening").addKeyValue("port", server.actualPort())
+                    .addKeyValue("gatewayId", config.gatewayId()).addKeyValue("model", config.modelName()).log();
+        });
+    }
+
+    private Map<String, String> kafkaStrings() {
+        Map<String, String> props = new HashMap<>();
+        config.kafka().forEach((k, v) -> props.put(k, String.valueOf(v)));
+        return props;
+    }
+
+    private Future<Void> startKafka() {
+        Map<String, String> producerProps = kafkaStrings();
+        producerProps.put(ProducerConfig.CLIENT_ID_CONFIG, config.gatewayId() + "-producer");
+        producerProps.putIfAbsent(ProducerConfig.LINGER_MS_CONFIG, "0");
+        producer = KafkaProducer.create(vertx, producerProps, new StringSerializer(), new ByteArraySerializer());
+
+        Map<String, String> consumerProps = kafkaStrings();
+        consumerProps.put(ConsumerConfig.CLIENT_ID_CONFIG, config.gatewayId() + "-events");
+        consumerProps.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
+        consumerProps.put(ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, "5");
+        consumerProps.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "latest");
+        events = KafkaConsumer.create(vertx, consumerProps, new StringDeserializer(), new ByteArrayDeserializer());
+        events.handler(this::onEventRecord);
+        TopicPartition own = new TopicPartition(topics.events(config.gatewayId()), 0);
+        // Position at the end before serving: events of requests sent later are never skipped.
+        Future<Void> eventsStarted = events.assign(own)
+                .compose(v -> events.endOffsets(own))
+                .compose(end -> events.seek(own, end))
+                .onSuccess(v -> eventsReady = true);
+
+        Map<String, String> beatProps = kafkaStrings();
+        beatProps.put(ConsumerConfig.CLIENT_ID_CONFIG, config.gatewayId() + "-heartbeats");
+        beatProps.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
+        beatProps.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "latest");
+        heartbeats = KafkaConsumer.create(vertx, beatProps, new StringDeserializer(), new ByteArrayDeserializer());
+        heartbeats.handler(this::onHeartbeat);
+        TopicPartition beats = new TopicPartition(topics.heartbeats(), 0);
+        long since = System.currentTimeMillis() - config.workerTimeout().toMillis();
+        Future<Void> heartbeatsStarted = heartbeats.assign(beats)
+                .compose(v -> heartbeats.offsetsForTimes(beats, since))
+                .compose(found -> found != null ? heartbeats.seek(beats, found.getOffset()) : heartbeats.seekToEnd(beats));
+        return Future.all(eventsStarted, heartbeatsStarted).mapEmpty();
+    }
+
+    private Future<HttpServer> startHttp() {
+        Router router = Router.router(vertx);
+        router.get("/health/live").handler(ctx -> json(ctx.response(), 200, new JsonObject().put("status", "live")));
+        router.get("/health/ready").handler(this::readiness);
+        router.get("/v1/models").handler(this::models);
+        BodyHandler body = BodyHandler.create(false).setBodyLimit(config.maxBodyBytes());
+        router.post("/v1/completions").handler(body).handler(ctx -> generate(ctx, false));
+        router.post("/v1/chat/completions").handler(body).handler(ctx -> generate(ctx, true));
+        router.post("/tokenize").handler(body).handler(this::tokenize);
+        router.post("/detokenize").handler(body).handler(this::detokenize);
+        router.route().last().handler(ctx -> error(ctx.response(), ApiError.notFound(
+                "%s %s is not an endpoint of this server".formatted(ctx.request().method(), ctx.request().path()), null)));
+        router.route().failureHandler(this::onFailure);
+        HttpServerOptions options = new HttpServerOptions().setHost(config.host()).setPort(config.port())
+                .setTcpNoDelay(true).setCompressionSupported(false)
+                .setInitialSettings(new Http2Settings().setMaxConcurrentStreams(config.maxConcurrentStreams()));
+        server = vertx.createHttpServer(options).requestHandler(router);
+        return server.listen();
+    }
+
+    private void onFailure(RoutingContext ctx) {
+        if (ctx.response().ended()) {
+            return;
+        }
+        if (ctx.failure() instanceof ApiError error) {
+            error(ctx.response(), error);
+        } else if (ctx.statusCode() == 413) {
+            error(ctx.response(), ApiError.tooLarge("the request body is larger than %d bytes".formatted(config.maxBodyBytes())));
+        } else if (ctx.statusCode() >= 400 && ctx.statusCode() < 500) {
+            error(ctx.response(), new ApiError(ctx.statusCode(), "invalid_request_error", "bad request", null, null));
+        } else {
+            log.atError().setMessage("request failed").setCause(ctx.failure()).log();
+            error(ctx.response(), ApiError.internal("internal error"));
+        }
+    }
+
+    private static void json(HttpServerResponse response, int status, JsonObject body) {
+        response.setStatusCode(status).putHeader("Content-Type", "application/json").end(body.toBuffer());
+    }
+
+    private static void error(HttpServerResponse response, ApiError error) {
+        json(response, error.status, error.toJson());
+    }
+
+    /** The body as a JSON object; invalid UTF-8 and malformed JSON are 400s. */
+    private static JsonObject jsonBody(RoutingContext ctx) {
+        Buffer buffer = ctx.body().buffer();
+        if (buffer == null || buffer.length() == 0) {
+            throw ApiError.badRequest("the request body is empty; send a JSON object", null);
+        }
+        String text;
+        try {
+            text = StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
+                    .onUnmappableCharacter(CodingErrorAction.REPORT)
+                    .decode(ByteBuffer.wrap(buffer.getBytes())).toString();
+        } catch (CharacterCodingException e) {
+            throw ApiError.badRequest("the request body is not valid UTF-8", null);
+        }
+        try {
+            Object value = io.vertx.core.json.Json.decodeValue(text);
+            if (!(value instanceof JsonObject object)) {
+                throw ApiError.badRequest("the request body must be a JSON object", null);
+            }
+            return object;
+        } catch (DecodeException e) {
+            throw ApiError.badRequest("the request body is not valid JSON: " + e.getMessage(), null);
+        }
+    }
+
+    private void readiness(RoutingContext ctx) {
+        long now = System.currentTimeMillis();
+        JsonObject status = new JsonObject().put("kafka", eventsReady).put("workers", workers.anyReady(now));
+        json(ctx.response(), ready() ? 200 : 503, status.put("status", ready() ? "ready" : "not ready"));
+    }
+
+    private void models(RoutingContext ctx) {
+        json(ctx.response(), 200, new JsonObject().put("object", "list").put("data", new JsonArray().add(
+                new JsonObject().put("id", config.modelName()).put("object", "model").put("created", 0)
+                        .put("owned_by", "hunyuan-serve").put("max_model_len", maxModelLength))));
+    }
+
+    private void tokenize(RoutingContext ctx) {
+        JsonObject body = jsonBody(ctx);
+        Prompt prompt;
+        if (body.getValue("messages") != null) {
+            JsonObject asChat = body.copy().put("model", config.modelName());
+            GenerationPlan plan = GenerationPlan.parse(asChat.put("max_tokens", 1), true, config.modelName(), encoder,
+                    tokenizeOnly());
+            json(ctx.response(), 200, tokensBody(plan.prompts().getFirst()));
+            return;
+        }
+        if (!(body.getValue("prompt") instanceof String text)) {
+            throw ApiError.badRequest("prompt must be a string (or send messages)", "prompt");
+        }
+        boolean addSpecial = !Boolean.FALSE.equals(body.getValue("add_special_tokens"));
+        prompt = Prompt.text(text);
+        int[] ids = addSpecial ? encoder.encode(prompt) : encoder.tokenizer().encode(text);
+        json(ctx.response(), 200, tokensBody(ids));
+    }
+
+    /** Tokenizing checks no lengths: it is how a client finds out whether a prompt fits. */
+    private GenerationPlan.Limits tokenizeOnly() {
+        return new GenerationPlan.Limits(Integer.MAX_VALUE, Integer.MAX_VALUE, 1, limits.vocabulary(),
+                limits.allowSpecialTokensInChat());
+    }
+
+    private JsonObject tokensBody(int[] ids) {
+        JsonArray tokens = new JsonArray();
+        for (int id : ids) {
+            tokens.add(id);
+        }
+        return new JsonObject().put("count", ids.length).put("max_model_len", maxModelLength).put("tokens", tokens);
+    }
+
+    private void detokenize(RoutingContext ctx) {
+        JsonObject body = jsonBody(ctx);
+        if (!(body.getValue("tokens") instanceof JsonArray array)) {
+            throw ApiError.badRequest("tokens must be a list of token ids", "tokens");
+        }
+        int[] ids = new int[array.size()];
+        for (int i = 0; i < ids.length; i++) {
+            if (!(array.getValue(i) instanceof Number n) || n.doubleValue() != Math.rint(n.doubleValue())
+                    || n.longValue() < 0 || n.longValue() >= encoder.tokenizer().size()) {
+                throw ApiError.badRequest("tokens[%d] is not a token id of this model".formatted(i), "tokens");
+            }
+            ids[i] = n.intValue();
+        }
+        json(ctx.response(), 200, new JsonObject().put("prompt", encoder.tokenizer().decode(ids, false)));
+    }
+
+    private void generate(RoutingContext ctx, boolean chat) {
+        JsonObject body = jsonBody(ctx);
+        GenerationPlan plan = GenerationPlan.parse(body, chat, config.modelName(), encoder, limits);
+        long now = System.currentTimeMillis();
+        if (!workers.anyReady(now)) {
+            throw ApiError.unavailable("no inference worker is available; retry shortly");
+        }
+        int generations = plan.prompts().size() * plan.n();
+        if (stats.activeExchanges() + 1 > config.maxConcurrentStreams()) {
+            throw ApiError.tooMany("this gateway is serving its limit of %d concurrent requests; retry shortly"
+                    .formatted(config.maxConcurrentStreams()));
+        }
+        String id = (chat ? "chatcmpl-" : "cmpl-") + UUID.randomUUID().toString().replace("-", "");
+        Exchange exchange = new Exchange(id, plan, ctx.response(), this, config.streamCredit());
+        exchanges.add(exchange);
+        stats.exchangeOpened();
+        long deadline = now + config.requestTimeout().toMillis();
+        exchange.deadlineTimer = vertx.setTimer(config.requestTimeout().toMillis() + LIVENESS_CHECK_MS,
+                t -> exchange.fail(null, ErrorCode.DEADLINE_EXCEEDED,
+                        "the request did not finish within %d s".formatted(config.requestTimeout().toSeconds())));
+        for (Exchange.Choice choice : exchange.choices) {
+            choicesByRequest.put(choice.requestId, choice);
+            exchangesByRequest.put(choice.requestId, exchange);
+            InferenceRequest.Sampling sampling = plan.sampling();
+            if (sampling.seed() != null && plan.n() > 1) {
+                sampling = withSeed(sampling, sampling.seed() + choice.index % plan.n());
+            }
+            sampling = withMaxTokens(sampling, plan.maxTokens()[choice.promptIndex]);
+            List<Integer> ids = java.util.Arrays.stream(plan.prompts().get(choice.promptIndex)).boxed().toList();
+            InferenceRequest request = new InferenceRequest(Wire.SCHEMA_VERSION, choice.requestId,
+                    InferenceRequest.Kind.STREAM, null, plan.model(), InferenceRequest.PromptInput.ofTokenIds(ids),
+                    sampling, new InferenceRequest.ReplyTo(topics.events(config.gatewayId())), deadline,
+                    plan.stream() ? config.streamCredit() : null, now, null);
+            producer.send(KafkaProducerRecord.create(topics.requests(), choice.requestId, Wire.encode(request)))
+                    .onFailure(e -> exchange.fail(choice, ErrorCode.INTERNAL_ERROR,
+                            "could not queue the request: " + e.getMessage()));
+        }
+        log.atDebug().setMessage("request queued").addKeyValue("id", id).addKeyValue("generations", generations).log();
+    }
+
+    private static InferenceRequest.Sampling withSeed(InferenceRequest.Sampling s, long seed) {
+        return new InferenceRequest.Sampling(s.temperature(), s.topP(), s.topK(), s.minP(), s.repetitionPenalty(),
+                s.presencePenalty(), s.frequencyPenalty(), seed, s.maxTokens(), s.stop(), s.stopTokenIds(),
+                s.ignoreEos(), s.logprobs(), s.skipSpecialTokens(), s.logitBias());
+    }
+
+    private static InferenceRequest.Sampling withMaxTokens(InferenceRequest.Sampling s, int maxTokens) {
+        return new InferenceRequest.Sampling(s.temperature(), s.topP(), s.topK(), s.minP(), s.repetitionPenalty(),
+                s.presencePenalty(), s.frequencyPenalty(), s.seed(), maxTokens, s.stop(), s.stopTokenIds(),
+                s.ignoreEos(), s.logprobs(), s.skipSpecialTokens(), s.logitBias());
+    }
+
+    private void onEventRecord(KafkaConsumerRecord<String, byte[]> record) {
+        StreamEvent event;
+        try {
+            event = Wire.decode(record.value() == null ? new byte[0] : record.value(), StreamEvent.class);
+        } catch (WireException e) {
+            stats.invalidEvent();
+            log.atWarn().setMessage("invalid stream event sent to the dead-letter topic")
+                    .addKeyValue("offset", record.offset()).addKeyValue("reason", e.getMessage()).log();
+            KafkaProducerRecord<String, byte[]> letter = KafkaProducerRecord.create(topics.deadLetters(), record.key(),
+                    record.value());
+            letter.addHeader(Topics.HEADER_ERROR, e.getMessage());
+            letter.addHeader(Topics.HEADER_SOURCE, record.topic() + "-" + record.partition() + "@" + record.offset());
+            producer.send(letter);
+            return;
+        }
+        Exchange.Choice choice = choicesByRequest.get(event.requestId());
+        Exchange exchange = exchangesByRequest.get(event.requestId());
+        if (choice != null && exchange != null) {
+            exchange.onEvent(choice, event);
+        }
+    }
+
+    private void onHeartbeat(KafkaConsumerRecord<String, byte[]> record) {
+        try {
+            workers.record(Wire.decode(record.value(), WorkerHeartbeat.class), System.currentTimeMillis());
+        } catch (WireException | NullPointerException e) {
+            log.atWarn().setMessage("ignored an invalid heartbeat").addKeyValue("offset", record.offset()).log();
+        }
+    }
+
+    private void failStreamsOfLostWorkers() {
+        long now = System.currentTimeMillis();
+        for (Exchange exchange : List.copyOf(exchanges)) {
+            for (Exchange.Choice choice : exchange.choices) {
+                if (!choice.finished && choice.workerId != null && !workers.alive(choice.workerId, now)) {
+                    exchange.fail(choice, ErrorCode.WORKER_LOST,
+                            "worker %s stopped while generating; streams are not re-run".formatted(choice.workerId));
+                    break;
+                }
+            }
+        }
+    }
+
+    /** Lets a worker send {@code events} more events of {@code requestId}. */
+    void grant(String requestId, int events) {
+        sendControl(ControlMessage.credit(requestId, events));
+    }
+
+    void cancel(String requestId, String reason) {
+        sendControl(ControlMessage.cancel(requestId, reason));
+    }
+
+    private void sendControl(ControlMessage message) {
+        producer.send(KafkaProducerRecord.create(topics.control(), message.requestId(), Wire.encode(message)))
+                .onFailure(e -> log.atWarn().setMessage("control message not sent")
+                        .addKeyValue("requestId", message.requestId()).addKeyValue("reason", e.getMessage()).log());
+    }
+
+    void closed(Exchange exchange) {
+        if (exchanges.remove(exchange)) {
+            stats.exchangeClosed();
+            vertx.cancelTimer(exchange.deadlineTimer);
+            for (Exchange.Choice choice : exchange.choices) {
+                choicesByRequest.remove(choice.requestId);
+                exchangesByRequest.remove(choice.requestId);
+            }
+        }
+    }
+
+    /** OpenAI's logprobs object: chat's {@code content} list, or completions' parallel lists. */
+    JsonObject formatLogprobs(boolean chat, List<Logprob> logprobs, int textOffset) {
+        HyTokenizer tokenizer = encoder.tokenizer();
+        if (chat) {
+            JsonArray content = new JsonArray();
+            for (Logprob lp : logprobs) {
+                JsonArray top = new JsonArray();
+                for (Logprob.Alternative alt : lp.top()) {
+                    top.add(tokenJson(tokenizer, alt.tokenId(), alt.logprob()));
+                }
+                content.add(tokenJson(tokenizer, lp.tokenId(), lp.logprob()).put("top_logprobs", top));
+            }
+            return new JsonObject().put("content", content);
+        }
+        JsonArray tokens = new JsonArray();
+        JsonArray tokenLogprobs = new JsonArray();
+        JsonArray top = new JsonArray();
+        JsonArray offsets = new JsonArray();
+        int offset = textOffset;
+        for (Logprob lp : logprobs) {
+            String token = tokenText(tokenizer, lp.tokenId());
+            tokens.add(token);
+            tokenLogprobs.add(lp.logprob());
+            JsonObject alternatives = new JsonObject();
+            for (Logprob.Alternative alt : lp.top()) {
+                alternatives.put(tokenText(tokenizer, alt.tokenId()), alt.logprob());
+            }
+            top.add(alternatives);
+            offsets.add(offset);
+            offset += token.length();
+        }
+        return new JsonObject().put("tokens", tokens).put("token_logprobs", tokenLogprobs).put("top_logprobs", top)
+                .put("text_offset", offsets);
+    }
+
+    private static JsonObject tokenJson(HyTokenizer tokenizer, int id, double logprob) {
+        JsonArray bytes = new JsonArray();
+        if (id < tokenizer.size()) {
+            for (byte b : tokenizer.tokenBytes(id)) {
+                bytes.add(b & 0xff);
+            }
+        }
+        return new JsonObject().put("token", tokenText(tokenizer, id)).put("logprob", logprob).put("bytes", bytes);
+    }
+
+    private static String tokenText(HyTokenizer tokenizer, int id) {
+        return id < tokenizer.size() ? tokenizer.decode(new int[] {id}, false) : "";
+    }
+
+    @Override
+    public Future<?> stop() {
+        for (Exchange exchange : List.copyOf(exchanges)) {
+            exchange.fail(null, ErrorCode.SHUTTING_DOWN, "the gateway is shutting down");
+        }
+        return Future.all(server == null ? Future.succeededFuture() : server.close(),
+                events == null ? Future.succeededFuture() : events.close(),
+                heartbeats == null ? Future.succeededFuture() : heartbeats.close(),
+                producer == null ? Future.succeededFuture() : producer.close());
+    }
+}
