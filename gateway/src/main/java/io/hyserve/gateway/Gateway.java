@@ -6,6 +6,7 @@ import io.hyserve.engine.tokenizer.HyTokenizer;
 import io.hyserve.schemas.ControlMessage;
 import io.hyserve.schemas.ErrorCode;
 import io.hyserve.schemas.InferenceRequest;
+import io.hyserve.schemas.JobStatus;
 import io.hyserve.schemas.Logprob;
 import io.hyserve.schemas.StreamEvent;
 import io.hyserve.schemas.TopicSetup;
@@ -77,6 +78,7 @@ public final class Gateway extends VerticleBase {
     private KafkaProducer<String, byte[]> producer;
     private KafkaConsumer<String, byte[]> events;
     private KafkaConsumer<String, byte[]> heartbeats;
+    private JobStore jobs;
     private HttpServer server;
     private volatile boolean eventsReady;
 
@@ -93,6 +95,11 @@ public final class Gateway extends VerticleBase {
 
     public GatewayStats stats() {
         return stats;
+    }
+
+    /** Job results seen twice for one job id; deduplication upstream keeps this at zero. */
+    public long duplicateJobResults() {
+        return jobs.duplicates();
     }
 
     /** The port the API listens on (useful with port 0). */
@@ -157,7 +164,8 @@ public final class Gateway extends VerticleBase {
         Future<Void> heartbeatsStarted = heartbeats.assign(beats)
                 .compose(v -> heartbeats.offsetsForTimes(beats, since))
                 .compose(found -> found != null ? heartbeats.seek(beats, found.getOffset()) : heartbeats.seekToEnd(beats));
-        return Future.all(eventsStarted, heartbeatsStarted).mapEmpty();
+        jobs = new JobStore(vertx, kafkaStrings());
+        return Future.all(eventsStarted, heartbeatsStarted, jobs.start(topics.results())).mapEmpty();
     }
 
     private Future<HttpServer> startHttp() {
@@ -168,6 +176,8 @@ public final class Gateway extends VerticleBase {
         BodyHandler body = BodyHandler.create(false).setBodyLimit(config.maxBodyBytes());
         router.post("/v1/completions").handler(body).handler(ctx -> generate(ctx, false));
         router.post("/v1/chat/completions").handler(body).handler(ctx -> generate(ctx, true));
+        router.post("/v1/jobs").handler(body).handler(this::submitJob);
+        router.get("/v1/jobs/:id").handler(this::jobStatus);
         router.post("/tokenize").handler(body).handler(this::tokenize);
         router.post("/detokenize").handler(body).handler(this::detokenize);
         router.route().last().handler(ctx -> error(ctx.response(), ApiError.notFound(
@@ -330,6 +340,82 @@ public final class Gateway extends VerticleBase {
         log.atDebug().setMessage("request queued").addKeyValue("id", id).addKeyValue("generations", generations).log();
     }
 
+    /**
+     * {@code POST /v1/jobs}: {@code {"type": "chat"|"completion", "request": {...}, "job_id": optional}}. The
+     * request is an OpenAI body for one generation; the job runs at least once and reports exactly one result.
+     */
+    private void submitJob(RoutingContext ctx) {
+        JsonObject body = jsonBody(ctx);
+        Object type = body.getValue("type");
+        if (!"chat".equals(type) && !"completion".equals(type)) {
+            throw ApiError.badRequest("type must be \"chat\" or \"completion\"", "type");
+        }
+        if (!(body.getValue("request") instanceof JsonObject request)) {
+            throw ApiError.badRequest("request must be an OpenAI chat or completion request body", "request");
+        }
+        if (Boolean.TRUE.equals(request.getValue("stream"))) {
+            throw ApiError.badRequest("a job cannot stream; poll GET /v1/jobs/{id} instead", "request.stream");
+        }
+        GenerationPlan plan = GenerationPlan.parse(request, "chat".equals(type), config.modelName(), encoder, limits);
+        if (plan.prompts().size() != 1 || plan.n() != 1) {
+            throw ApiError.badRequest("a job is one generation: one prompt and n = 1", "request");
+        }
+        String jobId;
+        Object given = body.getValue("job_id");
+        if (given == null) {
+            jobId = "job-" + UUID.randomUUID().toString().replace("-", "");
+        } else if (given instanceof String s && s.matches("[A-Za-z0-9._:-]{1,128}")) {
+            jobId = s;
+        } else {
+            throw ApiError.badRequest("job_id must be 1-128 of [A-Za-z0-9._:-]", "job_id");
+        }
+        HttpServerResponse response = ctx.response();
+        JobStatus known = jobs.get(jobId);
+        if (known != null) {
+            json(response, 200, jobJson(known)); // idempotent: the same job id is not run twice
+            return;
+        }
+        long now = System.currentTimeMillis();
+        List<Integer> ids = java.util.Arrays.stream(plan.prompts().getFirst()).boxed().toList();
+        InferenceRequest job = new InferenceRequest(Wire.SCHEMA_VERSION, jobId, InferenceRequest.Kind.JOB, jobId,
+                plan.model(), InferenceRequest.PromptInput.ofTokenIds(ids), withMaxTokens(plan.sampling(),
+                        plan.maxTokens()[0]), null, null, null, now, null);
+        JobStatus queued = JobStatus.queued(jobId, jobId, now);
+        // The queued state goes first, on the job's results partition, so no later state can be overtaken by it.
+        producer.send(KafkaProducerRecord.create(topics.results(), jobId, Wire.encode(queued)))
+                .compose(v -> producer.send(KafkaProducerRecord.create(topics.requests(), jobId, Wire.encode(job))))
+                .onSuccess(v -> json(response, 202, jobJson(queued)))
+                .onFailure(e -> error(response, ApiError.unavailable("could not queue the job: " + e.getMessage())));
+    }
+
+    private void jobStatus(RoutingContext ctx) {
+        String id = ctx.pathParam("id");
+        JobStatus status = jobs.get(id);
+        if (status == null) {
+            throw ApiError.notFound("no job with id '%s'".formatted(id), "job_not_found");
+        }
+        json(ctx.response(), 200, jobJson(status));
+    }
+
+    private static JsonObject jobJson(JobStatus status) {
+        JsonObject json = new JsonObject().put("id", status.jobId()).put("object", "job")
+                .put("status", status.status().wireName()).put("updated_at", status.updatedMs() / 1000);
+        if (status.result() != null) {
+            JobStatus.Result r = status.result();
+            json.put("result", new JsonObject().put("text", r.text()).put("finish_reason", r.finishReason())
+                    .put("token_ids", new JsonArray(new java.util.ArrayList<>(r.tokenIds())))
+                    .put("usage", new JsonObject().put("prompt_tokens", r.usage().promptTokens())
+                            .put("completion_tokens", r.usage().completionTokens())
+                            .put("total_tokens", r.usage().promptTokens() + r.usage().completionTokens())
+                            .put("prompt_tokens_details", new JsonObject().put("cached_tokens", r.usage().cachedTokens()))));
+        }
+        if (status.error() != null) {
+            json.put("error", new JsonObject().put("code", status.error().code().wireName())
+                    .put("message", status.error().message()));
+        }
+        return json;
+    }
+
     private static InferenceRequest.Sampling withSeed(InferenceRequest.Sampling s, long seed) {
         return new InferenceRequest.Sampling(s.temperature(), s.topP(), s.topK(), s.minP(), s.repetitionPenalty(),
                 s.presencePenalty(), s.frequencyPenalty(), seed, s.maxTokens(), s.stop(), s.stopTokenIds(),
@@ -468,6 +554,7 @@ public final class Gateway extends VerticleBase {
         return Future.all(server == null ? Future.succeededFuture() : server.close(),
                 events == null ? Future.succeededFuture() : events.close(),
                 heartbeats == null ? Future.succeededFuture() : heartbeats.close(),
+                jobs == null ? Future.succeededFuture() : jobs.close(),
                 producer == null ? Future.succeededFuture() : producer.close());
     }
 }

@@ -127,6 +127,10 @@ public final class InferenceWorker implements AutoCloseable {
         consumerProps.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
         consumerProps.putIfAbsent(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 16);
         consumerProps.put(ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, 20);
+        // Incremental rebalancing: a worker joining or leaving moves only the partitions that change owner,
+        // so the jobs of the others keep running.
+        consumerProps.put(ConsumerConfig.PARTITION_ASSIGNMENT_STRATEGY_CONFIG,
+                org.apache.kafka.clients.consumer.CooperativeStickyAssignor.class.getName());
         this.consumer = new KafkaConsumer<>(consumerProps, new StringDeserializer(), new ByteArrayDeserializer());
         this.timers = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("hyserve-worker-timer")
                 .daemon().factory());
@@ -322,7 +326,10 @@ public final class InferenceWorker implements AutoCloseable {
         } else {
             consumer.commitAsync(advanced, (committed, error) -> {
                 if (error != null) {
-                    log.atWarn().setMessage("offset commit failed").addKeyValue("reason", error.getMessage()).log();
+                    offsets.commitFailed(advanced); // callbacks run inside poll(), on this thread
+                    (error instanceof org.apache.kafka.common.errors.RebalanceInProgressException ? log.atDebug()
+                            : log.atWarn()).setMessage("offset commit failed; retrying")
+                            .addKeyValue("reason", error.getMessage()).log();
                 }
             });
         }
@@ -339,9 +346,9 @@ public final class InferenceWorker implements AutoCloseable {
             }
         }
         synchronized (publisher.ownershipLock) {
+            settleFinishedJobs();
             owned.clear();
         }
-        settleFinishedJobs();
         commit(true);
     }
 

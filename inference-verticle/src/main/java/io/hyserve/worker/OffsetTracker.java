@@ -43,6 +43,11 @@ final class OffsetTracker {
         return out;
     }
 
+    /** A commit of these positions failed: offer them again next time. */
+    void commitFailed(Map<TopicPartition, OffsetAndMetadata> positions) {
+        positions.forEach((partition, position) -> committed.remove(partition, position.offset()));
+    }
+
     void forget(TopicPartition partition) {
         unfinished.remove(partition);
         next.remove(partition);

@@ -40,7 +40,8 @@ class ServePipelineTest {
     @TempDir
     static Path data;
     static ServeSystem system;
-    static HttpClient http;
+    static final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
+            .connectTimeout(Duration.ofSeconds(10)).build();
 
     static ServeSettings settings(Path dataDir) {
         ServeSettings settings = new ServeSettings();
@@ -61,7 +62,6 @@ class ServePipelineTest {
     @BeforeAll
     static void start() throws Exception {
         system = ServeSystem.start(settings(data));
-        http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(10)).build();
         awaitReady(system);
     }
 
