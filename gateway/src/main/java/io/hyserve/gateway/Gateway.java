@@ -97,6 +97,10 @@ public final class Gateway extends VerticleBase {
         return stats;
     }
 
+    public String gatewayId() {
+        return config.gatewayId();
+    }
+
     /** Job results seen twice for one job id; deduplication upstream keeps this at zero. */
     public long duplicateJobResults() {
         return jobs.duplicates();
