@@ -4,9 +4,6 @@ import io.hyserve.schemas.ErrorCode;
 import io.hyserve.schemas.Logprob;
 import io.hyserve.schemas.StreamEvent;
 import io.hyserve.schemas.Usage;
-import io.vertx.core.buffer.Buffer;
-import io.vertx.core.http.HttpServerResponse;
-import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -26,7 +23,7 @@ final class Exchange {
     final String id;
     final GenerationPlan plan;
     final long created;
-    private final HttpServerResponse response;
+    private final ExchangeOutput output;
     private final Gateway gateway;
     final List<Choice> choices = new ArrayList<>();
     private final ArrayDeque<Queued> queue = new ArrayDeque<>();
@@ -46,10 +43,17 @@ final class Exchange {
         private int unGranted;
         private boolean roleSent;
         boolean finished;
-        private final StringBuilder text = new StringBuilder();
-        private final List<Logprob> logprobs = new ArrayList<>();
-        private String finishReason;
+        final StringBuilder text = new StringBuilder();
+        final List<Logprob> logprobs = new ArrayList<>();
+        String finishReason;
         private Usage usage;
+
+        /** Sends the assistant role before this choice's first content (chat streaming). */
+        boolean takeRole() {
+            boolean first = !roleSent;
+            roleSent = true;
+            return first;
+        }
 
         Choice(int index, int promptIndex, String requestId) {
             this.index = index;
@@ -58,11 +62,12 @@ final class Exchange {
         }
     }
 
-    Exchange(String id, GenerationPlan plan, HttpServerResponse response, Gateway gateway, int streamCredit) {
+    /** The output is created from the exchange, since its shape depends on the request. */
+    Exchange(String id, GenerationPlan plan, java.util.function.Function<Exchange, ExchangeOutput> output, Gateway gateway,
+            int streamCredit) {
         this.id = id;
         this.plan = plan;
         this.created = System.currentTimeMillis() / 1000;
-        this.response = response;
         this.gateway = gateway;
         this.creditBatch = Math.max(1, streamCredit / 2);
         int index = 0;
@@ -71,13 +76,7 @@ final class Exchange {
                 choices.add(new Choice(index, p, id + "-" + index));
             }
         }
-        if (plan.stream()) {
-            response.setChunked(true)
-                    .putHeader("Content-Type", "text/event-stream; charset=utf-8")
-                    .putHeader("Cache-Control", "no-cache")
-                    .putHeader("X-Accel-Buffering", "no");
-        }
-        response.closeHandler(v -> abandon());
+        this.output = output.apply(this);
     }
 
     boolean ended() {
@@ -124,7 +123,7 @@ final class Exchange {
 
     /** Writes queued events while the client keeps up; resumes on drain. */
     void pump() {
-        while (!ended && !queue.isEmpty() && !response.writeQueueFull()) {
+        while (!ended && !queue.isEmpty() && !output.writeQueueFull()) {
             Queued next = queue.poll();
             write(next.choice(), next.event());
             if (next.event() instanceof StreamEvent.Delta && ++next.choice().unGranted >= creditBatch
@@ -137,7 +136,7 @@ final class Exchange {
             return;
         }
         if (!queue.isEmpty()) {
-            response.drainHandler(v -> pump());
+            output.onDrain(this::pump);
         } else if (choices.stream().allMatch(c -> c.finished)) {
             finishStream();
         }
@@ -162,58 +161,17 @@ final class Exchange {
 
     private void write(Choice choice, StreamEvent event) {
         switch (event) {
-            case StreamEvent.Delta delta -> {
-                if (delta.text().isEmpty() && delta.logprobs() == null) {
-                    return;
-                }
-                writeChunk(choiceChunk(choice, delta.text(), delta.logprobs(), null));
-            }
+            case StreamEvent.Delta delta -> output.delta(choice, delta.text(), delta.tokenIds(), delta.logprobs());
             case StreamEvent.Finish finish -> {
                 choice.usage = finish.usage();
                 choice.finishReason = finish.finishReason();
-                if (!finish.text().isEmpty()) {
-                    writeChunk(choiceChunk(choice, finish.text(), null, null));
-                }
-                writeChunk(choiceChunk(choice, plan.chat() ? null : "", null, finish.finishReason()));
+                output.finish(choice, finish.text(), finish.finishReason());
             }
             default -> { }
         }
     }
 
-    private JsonObject choiceChunk(Choice choice, String text, List<Logprob> logprobs, String finishReason) {
-        JsonObject item = new JsonObject().put("index", choice.index);
-        if (plan.chat()) {
-            JsonObject delta = new JsonObject();
-            if (!choice.roleSent) {
-                delta.put("role", "assistant");
-                choice.roleSent = true;
-            }
-            if (text != null) {
-                delta.put("content", text);
-            }
-            item.put("delta", delta);
-        } else {
-            item.put("text", text);
-        }
-        item.put("logprobs", logprobs == null ? null : gateway.formatLogprobs(plan.chat(), logprobs, 0));
-        item.put("finish_reason", finishReason);
-        JsonObject chunk = header(plan.chat() ? "chat.completion.chunk" : "text_completion")
-                .put("choices", new JsonArray().add(item));
-        if (plan.includeUsage()) {
-            chunk.put("usage", null);
-        }
-        return chunk;
-    }
-
-    private JsonObject header(String object) {
-        return new JsonObject().put("id", id).put("object", object).put("created", created).put("model", plan.model());
-    }
-
-    private void writeChunk(JsonObject chunk) {
-        response.write(Buffer.buffer("data: ").appendBuffer(chunk.toBuffer()).appendString("\n\n"));
-    }
-
-    private JsonObject usage() {
+    JsonObject usage() {
         int prompt = 0;
         int completion = 0;
         int cached = 0;
@@ -233,31 +191,12 @@ final class Exchange {
     }
 
     private void finishStream() {
-        if (plan.includeUsage()) {
-            writeChunk(header(plan.chat() ? "chat.completion.chunk" : "text_completion")
-                    .put("choices", new JsonArray()).put("usage", usage()));
-        }
-        response.end("data: [DONE]\n\n");
+        output.complete(choices, usage());
         close();
     }
 
     private void finishWhole() {
-        JsonArray items = new JsonArray();
-        for (Choice choice : choices) {
-            JsonObject item = new JsonObject().put("index", choice.index);
-            if (plan.chat()) {
-                item.put("message", new JsonObject().put("role", "assistant").put("content", choice.text.toString()));
-            } else {
-                item.put("text", choice.text.toString());
-            }
-            item.put("logprobs", plan.topLogprobs() == null ? null
-                    : gateway.formatLogprobs(plan.chat(), choice.logprobs, 0));
-            item.put("finish_reason", choice.finishReason);
-            items.add(item);
-        }
-        JsonObject body = header(plan.chat() ? "chat.completion" : "text_completion")
-                .put("choices", items).put("usage", usage());
-        response.putHeader("Content-Type", "application/json").end(body.toBuffer());
+        output.complete(choices, usage());
         close();
     }
 
@@ -279,19 +218,13 @@ final class Exchange {
             case DEADLINE_EXCEEDED -> new ApiError(504, "timeout_error", message, null, code.wireName());
             case STREAM_OVERFLOW, INTERNAL_ERROR -> new ApiError(500, "internal_error", message, null, code.wireName());
         };
-        if (plan.stream()) {
-            // Queued events are dropped: the client is told at once, in OpenAI's streamed error shape.
-            queue.clear();
-            writeChunk(error.toJson());
-            response.end("data: [DONE]\n\n");
-        } else {
-            response.setStatusCode(error.status).putHeader("Content-Type", "application/json").end(error.toJson().toBuffer());
-        }
+        queue.clear(); // the client is told at once
+        output.error(error);
         close();
     }
 
     /** The client went away: cancel what still runs and free everything. */
-    private void abandon() {
+    void abandon() {
         if (ended) {
             return;
         }

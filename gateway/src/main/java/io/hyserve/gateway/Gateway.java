@@ -182,6 +182,9 @@ public final class Gateway extends VerticleBase {
         router.post("/v1/chat/completions").handler(body).handler(ctx -> generate(ctx, true));
         router.post("/v1/jobs").handler(body).handler(this::submitJob);
         router.get("/v1/jobs/:id").handler(this::jobStatus);
+        router.get("/v1/stream").handler(ctx -> ctx.request().toWebSocket()
+                .onSuccess(socket -> new WebSocketSession(socket, this))
+                .onFailure(e -> log.atDebug().setMessage("WebSocket upgrade failed").addKeyValue("reason", e.getMessage()).log()));
         router.post("/tokenize").handler(body).handler(this::tokenize);
         router.post("/detokenize").handler(body).handler(this::detokenize);
         router.route().last().handler(ctx -> error(ctx.response(), ApiError.notFound(
@@ -189,6 +192,8 @@ public final class Gateway extends VerticleBase {
         router.route().failureHandler(this::onFailure);
         HttpServerOptions options = new HttpServerOptions().setHost(config.host()).setPort(config.port())
                 .setTcpNoDelay(true).setCompressionSupported(false)
+                .setMaxWebSocketMessageSize((int) Math.min(Integer.MAX_VALUE, config.maxBodyBytes()))
+                .setMaxWebSocketFrameSize((int) Math.min(Integer.MAX_VALUE, config.maxBodyBytes()))
                 .setInitialSettings(new Http2Settings().setMaxConcurrentStreams(config.maxConcurrentStreams()));
         server = vertx.createHttpServer(options).requestHandler(router);
         return server.listen();
@@ -307,17 +312,33 @@ public final class Gateway extends VerticleBase {
     private void generate(RoutingContext ctx, boolean chat) {
         JsonObject body = jsonBody(ctx);
         GenerationPlan plan = GenerationPlan.parse(body, chat, config.modelName(), encoder, limits);
+        HttpServerResponse response = ctx.response();
+        start(newExchangeId(chat), plan, e -> new HttpOutput(e, response, this));
+    }
+
+    static String newExchangeId(boolean chat) {
+        return (chat ? "chatcmpl-" : "cmpl-") + UUID.randomUUID().toString().replace("-", "");
+    }
+
+    GenerationPlan plan(JsonObject body, boolean chat) {
+        return GenerationPlan.parse(body, chat, config.modelName(), encoder, limits);
+    }
+
+    /**
+     * Admits a checked request and writes its generations to the requests topic.
+     *
+     * @throws ApiError 503 without a ready worker, 429 over the concurrency limit
+     */
+    Exchange start(String id, GenerationPlan plan, java.util.function.Function<Exchange, ExchangeOutput> output) {
         long now = System.currentTimeMillis();
         if (!workers.anyReady(now)) {
             throw ApiError.unavailable("no inference worker is available; retry shortly");
         }
-        int generations = plan.prompts().size() * plan.n();
         if (stats.activeExchanges() + 1 > config.maxConcurrentStreams()) {
             throw ApiError.tooMany("this gateway is serving its limit of %d concurrent requests; retry shortly"
                     .formatted(config.maxConcurrentStreams()));
         }
-        String id = (chat ? "chatcmpl-" : "cmpl-") + UUID.randomUUID().toString().replace("-", "");
-        Exchange exchange = new Exchange(id, plan, ctx.response(), this, config.streamCredit());
+        Exchange exchange = new Exchange(id, plan, output, this, config.streamCredit());
         exchanges.add(exchange);
         stats.exchangeOpened();
         long deadline = now + config.requestTimeout().toMillis();
@@ -341,7 +362,7 @@ public final class Gateway extends VerticleBase {
                     .onFailure(e -> exchange.fail(choice, ErrorCode.INTERNAL_ERROR,
                             "could not queue the request: " + e.getMessage()));
         }
-        log.atDebug().setMessage("request queued").addKeyValue("id", id).addKeyValue("generations", generations).log();
+        return exchange;
     }
 
     /**
