@@ -195,6 +195,9 @@ public final class Gateway extends VerticleBase {
                 .setMaxWebSocketMessageSize((int) Math.min(Integer.MAX_VALUE, config.maxBodyBytes()))
                 .setMaxWebSocketFrameSize((int) Math.min(Integer.MAX_VALUE, config.maxBodyBytes()))
                 .setInitialSettings(new Http2Settings().setMaxConcurrentStreams(config.maxConcurrentStreams()));
+        if (config.sendBufferBytes() > 0) {
+            options.setSendBufferSize(config.sendBufferBytes());
+        }
         server = vertx.createHttpServer(options).requestHandler(router);
         return server.listen();
     }

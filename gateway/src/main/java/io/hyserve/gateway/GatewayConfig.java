@@ -18,6 +18,8 @@ import java.util.Objects;
  * @param requestTimeout every generation ends by then, with an error if it has not finished
  * @param workerTimeout a worker silent for this long is gone: its streams end with an error
  * @param allowSpecialTokensInChat read special-token text in chat content as special tokens
+ * @param sendBufferBytes kernel send buffer per client connection (0: the OS default, which grows to megabytes);
+ *     what a stalled client can hold beyond the gateway's own bound
  */
 public record GatewayConfig(
         String gatewayId,
@@ -35,7 +37,8 @@ public record GatewayConfig(
         int streamCredit,
         Duration requestTimeout,
         Duration workerTimeout,
-        boolean allowSpecialTokensInChat) {
+        boolean allowSpecialTokensInChat,
+        int sendBufferBytes) {
 
     public GatewayConfig {
         Objects.requireNonNull(gatewayId, "gatewayId");

@@ -173,9 +173,10 @@ public final class Engine implements AutoCloseable {
         } else {
             loop.submit(generation);
         }
-        // Events reach the consumer on another thread, so a slow consumer never runs on the engine thread.
+        // Events reach the consumer on another thread, so a slow consumer never runs on the engine thread. Errors
+        // are not delayed behind queued events: an overflow must reach a consumer that stopped requesting.
         return new GenerationStream(request.requestId(), prompt,
-                sink.asFlux().publishOn(Schedulers.boundedElastic(), STREAM_PREFETCH), cancelled);
+                sink.asFlux().publishOn(Schedulers.boundedElastic(), false, STREAM_PREFETCH), cancelled);
     }
 
     /** Logits of the prompt's last position, (vocab): a scoring pass with no generation. */

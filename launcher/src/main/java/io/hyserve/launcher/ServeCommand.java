@@ -93,6 +93,10 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--shutdown-grace", defaultValue = "PT30S", description = "Time a stopping worker gives running requests (default: ${DEFAULT-VALUE})")
     Duration shutdownGrace;
 
+    @Option(names = "--send-buffer-bytes", defaultValue = "0",
+            description = "Kernel send buffer per client connection; 0 keeps the OS default (default: ${DEFAULT-VALUE})")
+    int sendBufferBytes;
+
     @Option(names = "--allow-special-tokens-in-chat", description = "Read special-token text in chat messages as special tokens")
     boolean allowSpecialTokensInChat;
 
@@ -145,6 +149,7 @@ final class ServeCommand implements Callable<Integer> {
         s.maxWaiting = maxWaiting;
         s.shutdownGrace = shutdownGrace;
         s.allowSpecialTokensInChat = allowSpecialTokensInChat;
+        s.sendBufferBytes = sendBufferBytes;
         s.modelDirectory = engine.modelDirectory();
         s.tokenizerDirectory = engine.tokenizerDirectory();
         s.engineConfig = engine.engineConfig();

@@ -34,6 +34,7 @@ final class ServeSettings {
     Duration requestTimeout = Duration.ofMinutes(10);
     Duration workerTimeout = Duration.ofSeconds(5);
     boolean allowSpecialTokensInChat;
+    int sendBufferBytes;
 
     int maxWaiting = 256;
     Duration heartbeatInterval = Duration.ofSeconds(1);

@@ -94,7 +94,8 @@ final class ServeSystem implements AutoCloseable {
         gateway = new Gateway(new GatewayConfig(instance, settings.host, settings.port, modelName, settings.topics,
                 settings.kafkaClientConfig(bootstrap), settings.partitions, settings.replication, settings.maxBodyBytes,
                 settings.maxPromptTokens, settings.maxTokensLimit, settings.maxConcurrentStreams, settings.streamCredit,
-                settings.requestTimeout, settings.workerTimeout, settings.allowSpecialTokensInChat), encoder,
+                settings.requestTimeout, settings.workerTimeout, settings.allowSpecialTokensInChat,
+                settings.sendBufferBytes), encoder,
                 maxModelLength);
         await(vertx.deployVerticle(gateway));
     }
