@@ -26,7 +26,8 @@ import picocli.CommandLine.Command;
             DetokenizeCommand.class,
             BenchCommand.class,
             SynthCommand.class,
-            ServeCommand.class
+            ServeCommand.class,
+            ServeBenchCommand.class
         })
 public final class Main {
     /** Exit status for input the command refuses (bad ids, bad checkpoint, invalid request). */
