@@ -114,10 +114,10 @@ final class SideChannel implements AutoCloseable {
                             onResult(record);
                         }
                     }
+                    serveCatchUps();
                 } catch (WakeupException e) {
-                    // a catch-up request or close
+                    // a catch-up request or close; either can interrupt poll() or endOffsets()
                 }
-                serveCatchUps();
             }
         } catch (RuntimeException e) {
             log.atError().setMessage("side channel consumer failed").setCause(e).log();

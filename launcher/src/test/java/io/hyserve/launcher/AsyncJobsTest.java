@@ -55,6 +55,8 @@ class AsyncJobsTest {
             URI base = URI.create("http://127.0.0.1:" + a.port());
             ServePipelineTest.awaitReady(a);
             awaitAssigned(b);
+            assertThat(ServePipelineTest.get(b, "/health/ready").statusCode()).isEqualTo(200);
+            assertThat(ServePipelineTest.get(b, "/health/live").statusCode()).isEqualTo(200);
 
             Map<String, Object> kafka = Map.of("bootstrap.servers", a.bootstrapServers());
             try (Admin admin = Admin.create(kafka)) {
