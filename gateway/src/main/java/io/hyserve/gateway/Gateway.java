@@ -30,6 +30,7 @@ import io.vertx.ext.web.handler.BodyHandler;
 import io.vertx.kafka.client.common.TopicPartition;
 import io.vertx.kafka.client.consumer.KafkaConsumer;
 import io.vertx.kafka.client.consumer.KafkaConsumerRecord;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
 import io.vertx.kafka.client.consumer.OffsetAndTimestamp;
 import io.vertx.kafka.client.producer.KafkaProducer;
 import io.vertx.kafka.client.producer.KafkaProducerRecord;
@@ -76,7 +77,7 @@ public final class Gateway extends VerticleBase {
     private final Map<String, Exchange> exchangesByRequest = new HashMap<>();
     private final Set<Exchange> exchanges = new HashSet<>();
     private KafkaProducer<String, byte[]> producer;
-    private KafkaConsumer<String, byte[]> events;
+    private EventsReader events;
     private KafkaConsumer<String, byte[]> heartbeats;
     private JobStore jobs;
     private HttpServer server;
@@ -113,7 +114,7 @@ public final class Gateway extends VerticleBase {
 
     /** Kafka set up and a worker announced itself recently. */
     public boolean ready() {
-        return eventsReady && workers.anyReady(System.currentTimeMillis());
+        return eventsReady && events.alive() && workers.anyReady(System.currentTimeMillis());
     }
 
     @Override
@@ -143,19 +144,12 @@ public final class Gateway extends VerticleBase {
         producerProps.putIfAbsent(ProducerConfig.LINGER_MS_CONFIG, "0");
         producer = KafkaProducer.create(vertx, producerProps, new StringSerializer(), new ByteArraySerializer());
 
-        Map<String, String> consumerProps = kafkaStrings();
-        consumerProps.put(ConsumerConfig.CLIENT_ID_CONFIG, config.gatewayId() + "-events");
-        consumerProps.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
-        consumerProps.put(ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, "5");
-        consumerProps.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "latest");
-        events = KafkaConsumer.create(vertx, consumerProps, new StringDeserializer(), new ByteArrayDeserializer());
-        events.handler(this::onEventRecord);
-        TopicPartition own = new TopicPartition(topics.events(config.gatewayId()), 0);
-        // Position at the end before serving: events of requests sent later are never skipped.
-        Future<Void> eventsStarted = events.assign(own)
-                .compose(v -> events.endOffsets(own))
-                .compose(end -> events.seek(own, end))
-                .onSuccess(v -> eventsReady = true);
+        var context = vertx.getOrCreateContext();
+        Future<Void> eventsStarted = vertx.executeBlocking(() -> {
+            events = new EventsReader(config.kafka(), config.gatewayId() + "-events", topics.events(config.gatewayId()),
+                    context, this::onEventRecord);
+            return null;
+        }).onSuccess(v -> eventsReady = true).mapEmpty();
 
         Map<String, String> beatProps = kafkaStrings();
         beatProps.put(ConsumerConfig.CLIENT_ID_CONFIG, config.gatewayId() + "-heartbeats");
@@ -456,7 +450,7 @@ public final class Gateway extends VerticleBase {
                 s.ignoreEos(), s.logprobs(), s.skipSpecialTokens(), s.logitBias());
     }
 
-    private void onEventRecord(KafkaConsumerRecord<String, byte[]> record) {
+    private void onEventRecord(ConsumerRecord<String, byte[]> record) {
         StreamEvent event;
         try {
             event = Wire.decode(record.value() == null ? new byte[0] : record.value(), StreamEvent.class);
@@ -580,7 +574,10 @@ public final class Gateway extends VerticleBase {
             exchange.fail(null, ErrorCode.SHUTTING_DOWN, "the gateway is shutting down");
         }
         return Future.all(server == null ? Future.succeededFuture() : server.close(),
-                events == null ? Future.succeededFuture() : events.close(),
+                events == null ? Future.succeededFuture() : vertx.executeBlocking(() -> {
+                    events.close();
+                    return null;
+                }),
                 heartbeats == null ? Future.succeededFuture() : heartbeats.close(),
                 jobs == null ? Future.succeededFuture() : jobs.close(),
                 producer == null ? Future.succeededFuture() : producer.close());
