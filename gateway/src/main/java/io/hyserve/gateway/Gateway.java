@@ -14,6 +14,9 @@ import io.hyserve.schemas.Topics;
 import io.hyserve.schemas.Wire;
 import io.hyserve.schemas.WireException;
 import io.hyserve.schemas.WorkerHeartbeat;
+import io.micrometer.core.instrument.FunctionCounter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.buffer.Buffer;
@@ -73,6 +76,7 @@ public final class Gateway extends VerticleBase {
     private final Topics topics;
     private final WorkerRegistry workers;
     private final GatewayStats stats = new GatewayStats();
+    private final PrometheusMeterRegistry metrics;
     private final Map<String, Exchange.Choice> choicesByRequest = new HashMap<>();
     private final Map<String, Exchange> exchangesByRequest = new HashMap<>();
     private final Set<Exchange> exchanges = new HashSet<>();
@@ -83,8 +87,16 @@ public final class Gateway extends VerticleBase {
     private HttpServer server;
     private volatile boolean eventsReady;
 
-    public Gateway(GatewayConfig config, PromptEncoder encoder, int maxModelLength) {
+    /** @param metrics the process's metrics, scraped at {@code /metrics}; the gateway adds its own to it */
+    public Gateway(GatewayConfig config, PromptEncoder encoder, int maxModelLength, PrometheusMeterRegistry metrics) {
         this.config = config;
+        this.metrics = metrics;
+        Gauge.builder("hunyuan:gateway_active_streams", stats, GatewayStats::activeExchanges)
+                .description("Completions and chat requests in flight on this gateway").register(metrics);
+        FunctionCounter.builder("hunyuan:gateway_slow_client_cancellations", stats, GatewayStats::slowClientCancellations)
+                .description("Generations cancelled because their client stopped reading").register(metrics);
+        FunctionCounter.builder("hunyuan:gateway_invalid_events", stats, GatewayStats::invalidEvents)
+                .description("Stream events that failed validation (sent to the dead-letter topic)").register(metrics);
         this.encoder = encoder;
         this.maxModelLength = maxModelLength;
         this.limits = new GenerationPlan.Limits(maxModelLength, Math.min(config.maxPromptTokens(), maxModelLength - 1),
@@ -171,6 +183,8 @@ public final class Gateway extends VerticleBase {
         router.get("/health/live").handler(ctx -> json(ctx.response(), 200, new JsonObject().put("status", "live")));
         router.get("/health/ready").handler(this::readiness);
         router.get("/v1/models").handler(this::models);
+        router.get("/metrics").handler(ctx -> ctx.response()
+                .putHeader("Content-Type", "text/plain; version=0.0.4; charset=utf-8").end(metrics.scrape()));
         BodyHandler body = BodyHandler.create(false).setBodyLimit(config.maxBodyBytes());
         router.post("/v1/completions").handler(body).handler(ctx -> generate(ctx, false));
         router.post("/v1/chat/completions").handler(body).handler(ctx -> generate(ctx, true));
@@ -468,6 +482,9 @@ public final class Gateway extends VerticleBase {
         Exchange.Choice choice = choicesByRequest.get(event.requestId());
         Exchange exchange = exchangesByRequest.get(event.requestId());
         if (choice != null && exchange != null) {
+            if (choice.workerId != null) {
+                workers.touch(choice.workerId, System.currentTimeMillis());
+            }
             exchange.onEvent(choice, event);
         }
     }

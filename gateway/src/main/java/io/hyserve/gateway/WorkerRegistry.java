@@ -19,6 +19,11 @@ final class WorkerRegistry {
         receivedAt.put(heartbeat.workerId(), nowMs);
     }
 
+    /** Events from a worker prove it alive as much as its heartbeats do, which may lag behind on a busy machine. */
+    void touch(String workerId, long nowMs) {
+        receivedAt.computeIfPresent(workerId, (id, at) -> Math.max(at, nowMs));
+    }
+
     /** Heard from recently and not stopped: its requests are still being served. */
     boolean alive(String workerId, long nowMs) {
         WorkerHeartbeat beat = latest.get(workerId);

@@ -85,7 +85,8 @@ final class Generation extends Request {
     private boolean finish(FinishReason reason, String trailingText) {
         if (scores != null) {
             scores.cancel(false);
-        } else if (emit(new TokenEvent.Finished(reason, trailingText, promptLength(), generated(), cachedPromptTokens()))) {
+        } else if (emit(new TokenEvent.Finished(reason, trailingText, promptLength(), generated(), cachedPromptTokens(),
+                queueNanos()))) {
             sink.tryEmitComplete();
         }
         done = true;

@@ -15,8 +15,9 @@ public sealed interface TokenEvent {
     /**
      * The end. {@code text} is output held back until now (an incomplete character or stop-string prefix
      * that turned out not to be one); stop tokens and stop strings are never part of the output.
-     * {@code cachedTokens} of the prompt were served by the prefix cache instead of computed.
+     * {@code cachedTokens} of the prompt were served by the prefix cache instead of computed; {@code queueNanos}
+     * is the time from submission to the first step the request was part of.
      */
-    record Finished(FinishReason reason, String text, int promptTokens, int completionTokens, int cachedTokens)
-            implements TokenEvent {}
+    record Finished(FinishReason reason, String text, int promptTokens, int completionTokens, int cachedTokens,
+            long queueNanos) implements TokenEvent {}
 }

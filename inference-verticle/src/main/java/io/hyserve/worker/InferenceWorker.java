@@ -18,6 +18,7 @@ import io.hyserve.schemas.Usage;
 import io.hyserve.schemas.Wire;
 import io.hyserve.schemas.WireException;
 import io.hyserve.schemas.WorkerHeartbeat;
+import io.micrometer.core.instrument.MeterRegistry;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -87,11 +88,14 @@ public final class InferenceWorker implements AutoCloseable {
     private volatile boolean draining;
     private volatile boolean closed;
     private volatile Consumer<Delivery> deliveryListener = delivery -> {};
+    private final WorkerMetrics metrics;
+    private volatile double consumerLag;
+    private long lagReadAt;
 
     /** A generated token leaving the worker, for latency measurements within one process. */
     public record Delivery(String requestId, long seq, long nanoTime) {}
 
-    private InferenceWorker(Engine engine, WorkerConfig config) {
+    private InferenceWorker(Engine engine, WorkerConfig config, MeterRegistry registry) {
         this.engine = engine;
         this.config = config;
         this.topics = config.topics();
@@ -135,18 +139,21 @@ public final class InferenceWorker implements AutoCloseable {
         this.timers = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("hyserve-worker-timer")
                 .daemon().factory());
         this.pollThread = Thread.ofPlatform().name("hyserve-worker-poll").unstarted(this::pollLoop);
+        this.metrics = new WorkerMetrics(registry, engine, () -> consumerLag);
     }
 
     /**
      * Creates missing topics, joins the workers' group and starts announcing itself.
      *
      * @param partitions partitions of the requests topic, if it has to be created
+     * @param registry where the worker's metrics go
      */
-    public static InferenceWorker start(Engine engine, WorkerConfig config, int partitions, short replication) {
+    public static InferenceWorker start(Engine engine, WorkerConfig config, int partitions, short replication,
+            MeterRegistry registry) {
         try (Admin admin = Admin.create(config.kafka())) {
             TopicSetup.ensureShared(admin, config.topics(), partitions, replication);
         }
-        InferenceWorker worker = new InferenceWorker(engine, config);
+        InferenceWorker worker = new InferenceWorker(engine, config, registry);
         worker.pollThread.start();
         long intervalMs = config.heartbeatInterval().toMillis();
         worker.timers.scheduleAtFixedRate(worker::heartbeat, 0, intervalMs, TimeUnit.MILLISECONDS);
@@ -213,6 +220,7 @@ public final class InferenceWorker implements AutoCloseable {
                 settleFinishedJobs();
                 commit(false);
                 applyFlowControl();
+                readConsumerLag();
             }
             giveBack();
         } catch (RuntimeException e) {
@@ -222,6 +230,21 @@ public final class InferenceWorker implements AutoCloseable {
                 consumer.close(Duration.ofSeconds(5));
             } finally {
                 stopped.countDown();
+            }
+        }
+    }
+
+    /** The consumer is not thread-safe, so its lag is read here and published for the metrics. */
+    private void readConsumerLag() {
+        long now = System.nanoTime();
+        if (now - lagReadAt < 1_000_000_000L) {
+            return;
+        }
+        lagReadAt = now;
+        for (var entry : consumer.metrics().entrySet()) {
+            if (entry.getKey().name().equals("records-lag-max") && entry.getKey().tags().get("partition") == null
+                    && entry.getValue().metricValue() instanceof Double lag) {
+                consumerLag = lag.isNaN() ? 0 : lag;
             }
         }
     }
@@ -407,6 +430,8 @@ public final class InferenceWorker implements AutoCloseable {
         private final StringBuilder text = new StringBuilder();
         private final List<Integer> tokenIds = new ArrayList<>();
         private final List<Logprob> logprobs = new ArrayList<>();
+        private final long takenNanos = System.nanoTime();
+        private long lastTokenNanos;
         final BaseSubscriber<TokenEvent> subscriber = new BaseSubscriber<>() {
             @Override
             protected void hookOnSubscribe(Subscription subscription) {
@@ -453,6 +478,13 @@ public final class InferenceWorker implements AutoCloseable {
             }
             switch (event) {
                 case TokenEvent.Token token -> {
+                    long now = System.nanoTime();
+                    if (lastTokenNanos == 0) {
+                        metrics.firstToken(now - takenNanos);
+                    } else {
+                        metrics.nextToken(now - lastTokenNanos);
+                    }
+                    lastTokenNanos = now;
                     Logprob logprob = token.logprob() == null ? null : RequestMapping.logprob(token.logprob());
                     if (job) {
                         tokenIds.add(token.tokenId());
@@ -470,6 +502,8 @@ public final class InferenceWorker implements AutoCloseable {
                 case TokenEvent.Finished finished -> {
                     Usage usage = new Usage(finished.promptTokens(), finished.completionTokens(), finished.cachedTokens());
                     String reason = RequestMapping.finishReason(finished.reason());
+                    metrics.finished(reason, System.nanoTime() - takenNanos, finished.queueNanos(),
+                            finished.promptTokens(), finished.completionTokens());
                     if (job) {
                         if (revoked) {
                             end();

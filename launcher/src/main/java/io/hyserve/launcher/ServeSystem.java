@@ -8,6 +8,8 @@ import io.hyserve.gateway.Gateway;
 import io.hyserve.gateway.GatewayConfig;
 import io.hyserve.worker.InferenceWorker;
 import io.hyserve.worker.WorkerConfig;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.json.JsonObject;
@@ -36,6 +38,7 @@ final class ServeSystem implements AutoCloseable {
     private Gateway gateway;
     private HttpServer workerHealth;
     private String bootstrap;
+    private final PrometheusMeterRegistry metrics = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
 
     private ServeSystem(ServeSettings settings) {
         this.settings = settings;
@@ -73,11 +76,16 @@ final class ServeSystem implements AutoCloseable {
             engine = Engine.start(settings.engineConfig, new LoadProgressLog(settings.modelDirectory));
             worker = InferenceWorker.start(engine, new WorkerConfig(instance, modelName, settings.topics,
                     settings.kafkaClientConfig(bootstrap), settings.maxWaiting, settings.heartbeatInterval,
-                    settings.shutdownGrace), settings.partitions, settings.replication);
+                    settings.shutdownGrace), settings.partitions, settings.replication, metrics);
         }
         if (settings.role == ServeSettings.Role.WORKER) {
             workerHealth = await(vertx.createHttpServer().requestHandler(request -> {
                 boolean ready = worker.ready();
+                if (request.path().equals("/metrics")) {
+                    request.response().putHeader("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+                            .end(metrics.scrape());
+                    return;
+                }
                 int status = switch (request.path()) {
                     case "/health/live" -> worker.alive() ? 200 : 503;
                     case "/health/ready" -> ready ? 200 : 503;
@@ -96,7 +104,7 @@ final class ServeSystem implements AutoCloseable {
                 settings.maxPromptTokens, settings.maxTokensLimit, settings.maxConcurrentStreams, settings.streamCredit,
                 settings.requestTimeout, settings.workerTimeout, settings.allowSpecialTokensInChat,
                 settings.sendBufferBytes), encoder,
-                maxModelLength);
+                maxModelLength, metrics);
         await(vertx.deployVerticle(gateway));
     }
 

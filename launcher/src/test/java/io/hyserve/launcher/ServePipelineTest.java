@@ -52,7 +52,7 @@ class ServePipelineTest {
         settings.engineConfig = io.hyserve.engine.EngineConfig.builder(settings.modelDirectory, settings.tokenizerDirectory)
                 .kvCacheBytes(64L << 20).maxNumSeqs(256).build();
         settings.heartbeatInterval = Duration.ofMillis(200);
-        settings.workerTimeout = Duration.ofSeconds(2);
+        settings.workerTimeout = Duration.ofSeconds(5);
         settings.maxTokensLimit = 512;
         settings.maxBodyBytes = 64 * 1024;
         settings.shutdownGrace = Duration.ofSeconds(2);
@@ -183,7 +183,9 @@ class ServePipelineTest {
             List<String> data = sse(response.body());
             assertThat(data.getLast()).isEqualTo("[DONE]");
             for (String chunk : data.subList(0, data.size() - 1)) {
-                text.append(JSON.readTree(chunk).get("choices").get(0).get("text").asText());
+                JsonNode node = JSON.readTree(chunk);
+                assertThat(node.has("error")).as("stream %d: %s", i, chunk).isFalse();
+                text.append(node.get("choices").get(0).get("text").asText());
             }
             assertThat(text.toString()).as("stream %d", i)
                     .isEqualTo(direct(system.engine(), Prompt.text(prompts.get(i)), 4 + i % 9));
@@ -221,6 +223,35 @@ class ServePipelineTest {
         }
         assertThat(stats.running()).isZero();
         assertThat(stats.kvBlocksFree()).isEqualTo(total);
+    }
+
+    @Test
+    void metricsAreExposedWithVllmStyleNamesAndCount() throws Exception {
+        double before = metric(get(system, "/metrics").body(), "hunyuan:generation_tokens_total");
+        HttpResponse<String> response = post("/v1/completions", """
+                {"model":"%s","prompt":"count me","max_tokens":7,"temperature":0,"ignore_eos":true}""".formatted(MODEL));
+        assertThat(response.statusCode()).isEqualTo(200);
+        HttpResponse<String> scrape = get(system, "/metrics");
+        assertThat(scrape.statusCode()).isEqualTo(200);
+        assertThat(scrape.headers().firstValue("content-type")).hasValueSatisfying(v -> assertThat(v).startsWith("text/plain"));
+        String body = scrape.body();
+        for (String name : List.of("hunyuan:time_to_first_token_seconds_bucket", "hunyuan:inter_token_latency_seconds_bucket",
+                "hunyuan:e2e_request_latency_seconds_bucket", "hunyuan:request_queue_time_seconds_bucket",
+                "hunyuan:kv_cache_usage_perc", "hunyuan:num_requests_running", "hunyuan:num_requests_waiting",
+                "hunyuan:num_preemptions_total", "hunyuan:kv_blocks_used", "hunyuan:kv_blocks_free",
+                "hunyuan:prefix_cache_queries_total", "hunyuan:prefix_cache_hits_total", "hunyuan:prompt_tokens_total",
+                "hunyuan:iteration_tokens_bucket", "hunyuan:iteration_sequences_bucket", "hunyuan:kafka_consumer_lag",
+                "hunyuan:gateway_active_streams", "hunyuan:gateway_slow_client_cancellations_total",
+                "hunyuan:request_success_total{finished_reason=\"length\"}")) {
+            assertThat(body).as(name).contains(name);
+        }
+        // Other tests may run requests meanwhile, so at least this request's tokens were counted.
+        assertThat(metric(body, "hunyuan:generation_tokens_total") - before).isGreaterThanOrEqualTo(7);
+    }
+
+    static double metric(String scrape, String name) {
+        return scrape.lines().filter(line -> line.startsWith(name + " ")).mapToDouble(line ->
+                Double.parseDouble(line.substring(name.length() + 1).trim())).findFirst().orElse(0);
     }
 
     static void awaitIdle(Engine engine) throws InterruptedException {

@@ -17,6 +17,9 @@ public abstract class Request {
     int preemptions;
     /** Prompt tokens the prefix cache served at first admission; -1 before it. */
     int cachedPromptTokens = -1;
+    private final long createdNanos = System.nanoTime();
+    /** When the scheduler first gave it a step (its queue time ends there). */
+    long admittedNanos;
     final BlockTable blocks = new BlockTable();
 
     protected Request(String id, int[] prompt) {
@@ -55,6 +58,11 @@ public abstract class Request {
     /** Prompt tokens found in the prefix cache when the request was first admitted (0 before that). */
     public int cachedPromptTokens() {
         return Math.max(0, cachedPromptTokens);
+    }
+
+    /** Nanoseconds from creation to first admission; 0 before it. */
+    public long queueNanos() {
+        return admittedNanos == 0 ? 0 : admittedNanos - createdNanos;
     }
 
     public int preemptions() {

@@ -97,6 +97,7 @@ public final class Scheduler<R extends Request> {
             waiting.pollFirst();
             if (request.cachedPromptTokens < 0) {
                 request.cachedPromptTokens = Math.min(request.computed, request.promptLength());
+                request.admittedNanos = System.nanoTime();
             }
             running.add(request);
             chunks.add(new Step.Chunk<>(request, request.computed, count));
