@@ -8,6 +8,8 @@ final class ApiError extends RuntimeException {
     final String type;
     final String param;
     final String code;
+    /** For a 429: seconds after which a retry can succeed ({@code Retry-After}); 0 when not set. */
+    long retryAfterSeconds;
 
     ApiError(int status, String type, String message, String param, String code) {
         super(message, null, false, false);

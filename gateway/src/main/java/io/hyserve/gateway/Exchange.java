@@ -30,6 +30,9 @@ final class Exchange {
     private final int creditBatch;
     private boolean ended;
     long deadlineTimer = -1;
+    /** The API key's name, for its rate limits, and what this request reserved of them. */
+    String key;
+    int reservedTokens;
 
     private record Queued(Choice choice, StreamEvent event) {}
 
@@ -169,6 +172,17 @@ final class Exchange {
             }
             default -> { }
         }
+    }
+
+    /** Prompt and completion tokens counted so far (a generation that failed counts what it reported). */
+    int usedTokens() {
+        int used = 0;
+        for (Choice choice : choices) {
+            if (choice.usage != null) {
+                used += choice.usage.promptTokens() + choice.usage.completionTokens();
+            }
+        }
+        return used;
     }
 
     JsonObject usage() {

@@ -77,6 +77,10 @@ public final class Gateway extends VerticleBase {
     private final WorkerRegistry workers;
     private final GatewayStats stats = new GatewayStats();
     private final PrometheusMeterRegistry metrics;
+    private final RateLimits.Ledger ledger;
+    /** Key name used for every request when authentication is off. */
+    static final String ANONYMOUS = "anonymous";
+    private static final String KEY = "hyserve.key";
     private final Map<String, Exchange.Choice> choicesByRequest = new HashMap<>();
     private final Map<String, Exchange> exchangesByRequest = new HashMap<>();
     private final Set<Exchange> exchanges = new HashSet<>();
@@ -91,6 +95,7 @@ public final class Gateway extends VerticleBase {
     public Gateway(GatewayConfig config, PromptEncoder encoder, int maxModelLength, PrometheusMeterRegistry metrics) {
         this.config = config;
         this.metrics = metrics;
+        this.ledger = config.security().rateLimits().newLedger();
         Gauge.builder("hunyuan:gateway_active_streams", stats, GatewayStats::activeExchanges)
                 .description("Completions and chat requests in flight on this gateway").register(metrics);
         FunctionCounter.builder("hunyuan:gateway_slow_client_cancellations", stats, GatewayStats::slowClientCancellations)
@@ -180,6 +185,15 @@ public final class Gateway extends VerticleBase {
 
     private Future<HttpServer> startHttp() {
         Router router = Router.router(vertx);
+        GatewayConfig.Security security = config.security();
+        if (!security.corsOrigins().isEmpty()) {
+            router.route().handler(io.vertx.ext.web.handler.CorsHandler.create().addOrigins(security.corsOrigins())
+                    .allowedMethod(io.vertx.core.http.HttpMethod.GET).allowedMethod(io.vertx.core.http.HttpMethod.POST)
+                    .allowedHeader("Authorization").allowedHeader("Content-Type"));
+        }
+        router.route("/v1/*").handler(this::authenticate);
+        router.route("/tokenize").handler(this::authenticate);
+        router.route("/detokenize").handler(this::authenticate);
         router.get("/health/live").handler(ctx -> json(ctx.response(), 200, new JsonObject().put("status", "live")));
         router.get("/health/ready").handler(this::readiness);
         router.get("/v1/models").handler(this::models);
@@ -191,7 +205,7 @@ public final class Gateway extends VerticleBase {
         router.post("/v1/jobs").handler(body).handler(this::submitJob);
         router.get("/v1/jobs/:id").handler(this::jobStatus);
         router.get("/v1/stream").handler(ctx -> ctx.request().toWebSocket()
-                .onSuccess(socket -> new WebSocketSession(socket, this))
+                .onSuccess(socket -> new WebSocketSession(socket, this, ctx.get(KEY)))
                 .onFailure(e -> log.atDebug().setMessage("WebSocket upgrade failed").addKeyValue("reason", e.getMessage()).log()));
         router.post("/tokenize").handler(body).handler(this::tokenize);
         router.post("/detokenize").handler(body).handler(this::detokenize);
@@ -203,11 +217,39 @@ public final class Gateway extends VerticleBase {
                 .setMaxWebSocketMessageSize((int) Math.min(Integer.MAX_VALUE, config.maxBodyBytes()))
                 .setMaxWebSocketFrameSize((int) Math.min(Integer.MAX_VALUE, config.maxBodyBytes()))
                 .setInitialSettings(new Http2Settings().setMaxConcurrentStreams(config.maxConcurrentStreams()));
+        if (security.tlsCertificate() != null) {
+            options.setSsl(true).setKeyCertOptions(new io.vertx.core.net.PemKeyCertOptions()
+                    .setCertPath(security.tlsCertificate().toString()).setKeyPath(security.tlsKey().toString()));
+        }
         if (config.sendBufferBytes() > 0) {
             options.setSendBufferSize(config.sendBufferBytes());
         }
         server = vertx.createHttpServer(options).requestHandler(router);
         return server.listen();
+    }
+
+    /** Bearer keys, when configured: 401 without a valid one; the key's name then names its rate limits. */
+    private void authenticate(RoutingContext ctx) {
+        ApiKeys keys = config.security().apiKeys();
+        if (!keys.enabled()) {
+            ctx.put(KEY, ANONYMOUS);
+            ctx.next();
+            return;
+        }
+        String header = ctx.request().getHeader("Authorization");
+        if (header == null || !header.regionMatches(true, 0, "Bearer ", 0, 7)) {
+            error(ctx.response(), new ApiError(401, "invalid_request_error", "You didn't provide an API key. Send it "
+                    + "as an Authorization: Bearer header.", null, "invalid_api_key"));
+            return;
+        }
+        String name = keys.match(header.substring(7).strip());
+        if (name == null) {
+            error(ctx.response(), new ApiError(401, "invalid_request_error", "Incorrect API key provided.", null,
+                    "invalid_api_key"));
+            return;
+        }
+        ctx.put(KEY, name);
+        ctx.next();
     }
 
     private void onFailure(RoutingContext ctx) {
@@ -231,6 +273,9 @@ public final class Gateway extends VerticleBase {
     }
 
     private static void error(HttpServerResponse response, ApiError error) {
+        if (error.retryAfterSeconds > 0) {
+            response.putHeader("Retry-After", Long.toString(error.retryAfterSeconds));
+        }
         json(response, error.status, error.toJson());
     }
 
@@ -324,7 +369,16 @@ public final class Gateway extends VerticleBase {
         JsonObject body = jsonBody(ctx);
         GenerationPlan plan = GenerationPlan.parse(body, chat, config.modelName(), encoder, limits);
         HttpServerResponse response = ctx.response();
-        start(newExchangeId(chat), plan, e -> new HttpOutput(e, response, this));
+        start(newExchangeId(chat), plan, ctx.get(KEY), e -> new HttpOutput(e, response, this));
+    }
+
+    /** Prompt plus max_tokens of every generation: what the request may cost at most. */
+    private static int reservedTokens(GenerationPlan plan) {
+        long total = 0;
+        for (int p = 0; p < plan.prompts().size(); p++) {
+            total += (long) plan.n() * (plan.prompts().get(p).length + plan.maxTokens()[p]);
+        }
+        return (int) Math.min(Integer.MAX_VALUE, total);
     }
 
     static String newExchangeId(boolean chat) {
@@ -340,7 +394,8 @@ public final class Gateway extends VerticleBase {
      *
      * @throws ApiError 503 without a ready worker, 429 over the concurrency limit
      */
-    Exchange start(String id, GenerationPlan plan, java.util.function.Function<Exchange, ExchangeOutput> output) {
+    Exchange start(String id, GenerationPlan plan, String key,
+            java.util.function.Function<Exchange, ExchangeOutput> output) {
         long now = System.currentTimeMillis();
         if (!workers.anyReady(now)) {
             throw ApiError.unavailable("no inference worker is available; retry shortly");
@@ -349,7 +404,11 @@ public final class Gateway extends VerticleBase {
             throw ApiError.tooMany("this gateway is serving its limit of %d concurrent requests; retry shortly"
                     .formatted(config.maxConcurrentStreams()));
         }
+        int reserved = reservedTokens(plan);
+        ledger.admit(key, reserved, System.nanoTime());
         Exchange exchange = new Exchange(id, plan, output, this, config.streamCredit());
+        exchange.key = key;
+        exchange.reservedTokens = reserved;
         exchanges.add(exchange);
         stats.exchangeOpened();
         long deadline = now + config.requestTimeout().toMillis();
@@ -407,6 +466,10 @@ public final class Gateway extends VerticleBase {
         }
         HttpServerResponse response = ctx.response();
         JobStatus known = jobs.get(jobId);
+        if (known == null) {
+            ledger.admit(ctx.get(KEY), reservedTokens(plan), System.nanoTime());
+            ledger.release(ctx.get(KEY), 0); // a job holds no stream: only its rate counts
+        }
         if (known != null) {
             json(response, 200, jobJson(known)); // idempotent: the same job id is not run twice
             return;
@@ -528,6 +591,7 @@ public final class Gateway extends VerticleBase {
     void closed(Exchange exchange) {
         if (exchanges.remove(exchange)) {
             stats.exchangeClosed();
+            ledger.release(exchange.key, Math.max(0, exchange.reservedTokens - exchange.usedTokens()));
             vertx.cancelTimer(exchange.deadlineTimer);
             for (Exchange.Choice choice : exchange.choices) {
                 choicesByRequest.remove(choice.requestId);

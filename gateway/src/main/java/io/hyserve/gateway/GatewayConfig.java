@@ -38,7 +38,29 @@ public record GatewayConfig(
         Duration requestTimeout,
         Duration workerTimeout,
         boolean allowSpecialTokensInChat,
-        int sendBufferBytes) {
+        int sendBufferBytes,
+        Security security) {
+
+    /**
+     * Who may call and how much.
+     *
+     * @param apiKeys Bearer keys; none means no authentication
+     * @param corsOrigins origins allowed to call from a browser; empty means no CORS headers
+     * @param tlsCertificate PEM certificate chain; with {@code tlsKey}, the gateway serves HTTPS
+     */
+    public record Security(ApiKeys apiKeys, RateLimits rateLimits, java.util.List<String> corsOrigins,
+            java.nio.file.Path tlsCertificate, java.nio.file.Path tlsKey) {
+        public Security {
+            corsOrigins = java.util.List.copyOf(corsOrigins);
+            if ((tlsCertificate == null) != (tlsKey == null)) {
+                throw new IllegalArgumentException("TLS needs both a certificate and a key");
+            }
+        }
+
+        public static Security open() {
+            return new Security(ApiKeys.none(), RateLimits.unlimited(), java.util.List.of(), null, null);
+        }
+    }
 
     public GatewayConfig {
         Objects.requireNonNull(gatewayId, "gatewayId");

@@ -25,8 +25,11 @@ final class WebSocketSession {
     private final Map<String, Exchange> generations = new HashMap<>();
     private final List<Runnable> waitingForDrain = new ArrayList<>();
 
-    WebSocketSession(ServerWebSocket socket, Gateway gateway) {
+    private final String key;
+
+    WebSocketSession(ServerWebSocket socket, Gateway gateway, String key) {
         this.socket = socket;
+        this.key = key;
         this.gateway = gateway;
         socket.textMessageHandler(this::onText);
         socket.binaryMessageHandler(b -> socket.close(UNSUPPORTED_DATA, "only JSON text frames are accepted"));
@@ -80,7 +83,7 @@ final class WebSocketSession {
         boolean chat = "chat".equals(endpoint);
         request = request.copy().put("stream", true).put("stream_options", new JsonObject().put("include_usage", true));
         GenerationPlan plan = gateway.plan(request, chat);
-        Exchange exchange = gateway.start(Gateway.newExchangeId(chat), plan, e -> new Output(id));
+        Exchange exchange = gateway.start(Gateway.newExchangeId(chat), plan, key, e -> new Output(id));
         generations.put(id, exchange);
     }
 

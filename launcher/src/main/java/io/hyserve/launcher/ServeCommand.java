@@ -1,13 +1,17 @@
 package io.hyserve.launcher;
 
-import io.hyserve.engine.EngineConfig;
+import io.hyserve.gateway.ApiKeys;
+import io.hyserve.gateway.GatewayConfig;
+import io.hyserve.gateway.RateLimits;
 import io.hyserve.schemas.Topics;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Properties;
@@ -97,6 +101,33 @@ final class ServeCommand implements Callable<Integer> {
             description = "Kernel send buffer per client connection; 0 keeps the OS default (default: ${DEFAULT-VALUE})")
     int sendBufferBytes;
 
+    @Option(names = "--api-keys", paramLabel = "KEYS", split = ",",
+            description = "Bearer keys, as key or name:key, comma-separated; better given as HYSERVE_API_KEYS in the "
+                    + "environment, where ps cannot see them (default: no authentication)")
+    List<String> apiKeys = new ArrayList<>();
+
+    @Option(names = "--api-keys-file", paramLabel = "FILE", description = "Bearer keys, one key or name:key per line")
+    Path apiKeysFile;
+
+    @Option(names = "--requests-per-minute", defaultValue = "0", description = "Per key; 0 = unlimited (default: ${DEFAULT-VALUE})")
+    int requestsPerMinute;
+
+    @Option(names = "--tokens-per-minute", defaultValue = "0",
+            description = "Per key, prompt + max_tokens reserved, unused part refunded; 0 = unlimited (default: ${DEFAULT-VALUE})")
+    int tokensPerMinute;
+
+    @Option(names = "--streams-per-key", defaultValue = "0", description = "Concurrent requests per key; 0 = unlimited (default: ${DEFAULT-VALUE})")
+    int streamsPerKey;
+
+    @Option(names = "--cors-origin", paramLabel = "ORIGIN", split = ",", description = "Browser origins allowed (default: none)")
+    List<String> corsOrigins = new ArrayList<>();
+
+    @Option(names = "--tls-cert", paramLabel = "PEM", description = "Certificate chain; with --tls-key the gateway serves HTTPS")
+    Path tlsCert;
+
+    @Option(names = "--tls-key", paramLabel = "PEM", description = "Private key for --tls-cert")
+    Path tlsKey;
+
     @Option(names = "--allow-special-tokens-in-chat", description = "Read special-token text in chat messages as special tokens")
     boolean allowSpecialTokensInChat;
 
@@ -150,6 +181,12 @@ final class ServeCommand implements Callable<Integer> {
         s.shutdownGrace = shutdownGrace;
         s.allowSpecialTokensInChat = allowSpecialTokensInChat;
         s.sendBufferBytes = sendBufferBytes;
+        List<String> keyLines = new ArrayList<>(apiKeys);
+        if (apiKeysFile != null) {
+            keyLines.addAll(Files.readAllLines(apiKeysFile));
+        }
+        s.security = new GatewayConfig.Security(ApiKeys.parse(keyLines),
+                new RateLimits(requestsPerMinute, tokensPerMinute, streamsPerKey), corsOrigins, tlsCert, tlsKey);
         s.modelDirectory = engine.modelDirectory();
         s.tokenizerDirectory = engine.tokenizerDirectory();
         s.engineConfig = engine.engineConfig();

@@ -1,6 +1,7 @@
 package io.hyserve.launcher;
 
 import io.hyserve.engine.EngineConfig;
+import io.hyserve.gateway.GatewayConfig;
 import io.hyserve.schemas.Topics;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -35,6 +36,7 @@ final class ServeSettings {
     Duration workerTimeout = Duration.ofSeconds(5);
     boolean allowSpecialTokensInChat;
     int sendBufferBytes;
+    GatewayConfig.Security security = GatewayConfig.Security.open();
 
     int maxWaiting = 256;
     Duration heartbeatInterval = Duration.ofSeconds(1);

@@ -103,7 +103,7 @@ final class ServeSystem implements AutoCloseable {
                 settings.kafkaClientConfig(bootstrap), settings.partitions, settings.replication, settings.maxBodyBytes,
                 settings.maxPromptTokens, settings.maxTokensLimit, settings.maxConcurrentStreams, settings.streamCredit,
                 settings.requestTimeout, settings.workerTimeout, settings.allowSpecialTokensInChat,
-                settings.sendBufferBytes), encoder,
+                settings.sendBufferBytes, settings.security), encoder,
                 maxModelLength, metrics);
         await(vertx.deployVerticle(gateway));
     }
