@@ -79,6 +79,9 @@ public final class InferenceWorker implements AutoCloseable {
     private final Map<String, Active> active = new ConcurrentHashMap<>();
     private final ConcurrentLinkedQueue<Active> finishedJobs = new ConcurrentLinkedQueue<>();
     private final Set<TopicPartition> owned = ConcurrentHashMap.newKeySet();
+    /** Newly assigned partitions, paused until the job ledger has read every result committed before. */
+    private final Set<TopicPartition> awaitingLedger = new java.util.HashSet<>();
+    private java.util.concurrent.CompletableFuture<Void> ledgerBarrier = java.util.concurrent.CompletableFuture.completedFuture(null);
     private final AtomicInteger inFlight = new AtomicInteger();
     private final ScheduledExecutorService timers;
     private final int pauseAt;
@@ -219,6 +222,7 @@ public final class InferenceWorker implements AutoCloseable {
                 }
                 settleFinishedJobs();
                 commit(false);
+                releaseCaughtUpPartitions();
                 applyFlowControl();
                 readConsumerLag();
             }
@@ -249,6 +253,14 @@ public final class InferenceWorker implements AutoCloseable {
         }
     }
 
+    private void releaseCaughtUpPartitions() {
+        if (awaitingLedger.isEmpty() || !ledgerBarrier.isDone()) {
+            return;
+        }
+        awaitingLedger.clear();
+        log.atDebug().setMessage("job ledger caught up; taking requests from new partitions").log();
+    }
+
     private void applyFlowControl() {
         if (draining) {
             return;
@@ -256,8 +268,12 @@ public final class InferenceWorker implements AutoCloseable {
         Set<TopicPartition> paused = consumer.paused();
         if (inFlight.get() >= pauseAt && paused.size() < consumer.assignment().size()) {
             consumer.pause(consumer.assignment());
-        } else if (!paused.isEmpty() && inFlight.get() < pauseAt - Math.max(1, config.maxWaiting() / 2)) {
-            consumer.resume(paused);
+        } else if (inFlight.get() < pauseAt - Math.max(1, config.maxWaiting() / 2)) {
+            Set<TopicPartition> resumable = new java.util.HashSet<>(paused);
+            resumable.removeAll(awaitingLedger);
+            if (!resumable.isEmpty()) {
+                consumer.resume(resumable);
+            }
         }
     }
 
@@ -394,15 +410,17 @@ public final class InferenceWorker implements AutoCloseable {
                 log.atWarn().setMessage("commit on revoke failed").addKeyValue("reason", e.getMessage()).log();
             }
             partitions.forEach(offsets::forget);
+            awaitingLedger.removeAll(partitions);
         }
 
         @Override
         public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
-            // Results committed by the previous owner must be known before its unfinished jobs are re-read.
-            try {
-                sideChannel.catchUp().get(30, TimeUnit.SECONDS);
-            } catch (Exception e) {
-                log.atWarn().setMessage("job ledger catch-up incomplete").addKeyValue("reason", e.toString()).log();
+            // Results committed by the previous owner must be known before its unfinished jobs are re-read:
+            // the partitions stay paused until the ledger has read up to now (the poll loop keeps polling).
+            if (!partitions.isEmpty()) {
+                consumer.pause(partitions);
+                awaitingLedger.addAll(partitions);
+                ledgerBarrier = sideChannel.catchUp();
             }
             owned.addAll(partitions);
             assigned = true;

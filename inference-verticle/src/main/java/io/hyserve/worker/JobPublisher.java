@@ -28,13 +28,14 @@ import org.slf4j.LoggerFactory;
  */
 final class JobPublisher implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(JobPublisher.class);
-    private static final int MAX_ATTEMPTS = 5;
+    private static final long MAX_BACKOFF_MS = 5_000;
 
     /** A result to publish; {@code published} runs after its transaction committed, {@code stillOwned} before. */
     record Outcome(JobStatus status, String replyTopic, Runnable published, java.util.function.BooleanSupplier stillOwned) {}
 
     private final Topics topics;
-    private final KafkaProducer<String, byte[]> producer;
+    private final Map<String, Object> producerConfig;
+    private KafkaProducer<String, byte[]> producer;
     private final LinkedBlockingQueue<Outcome> queue = new LinkedBlockingQueue<>();
     /** Held while a transaction is open: revoking partitions waits for it, so no result outlives its ownership. */
     final Object ownershipLock = new Object();
@@ -48,9 +49,22 @@ final class JobPublisher implements AutoCloseable {
         props.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, topics.prefix() + "-worker-" + workerId);
         props.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
         props.put(ProducerConfig.ACKS_CONFIG, "all");
-        this.producer = new KafkaProducer<>(props, new StringSerializer(), new ByteArraySerializer());
-        producer.initTransactions();
+        this.producerConfig = props;
+        this.producer = newProducer();
         this.thread = Thread.ofPlatform().name("hyserve-job-publisher").daemon().start(this::run);
+    }
+
+    /** A producer with its transactions initialised; a new one fences any transaction its predecessor left open. */
+    private KafkaProducer<String, byte[]> newProducer() {
+        KafkaProducer<String, byte[]> fresh = new KafkaProducer<>(producerConfig, new StringSerializer(),
+                new ByteArraySerializer());
+        try {
+            fresh.initTransactions();
+            return fresh;
+        } catch (RuntimeException e) {
+            fresh.close(Duration.ZERO);
+            throw e;
+        }
     }
 
     void publish(Outcome outcome) {
@@ -81,11 +95,20 @@ final class JobPublisher implements AutoCloseable {
         }
     }
 
+    /**
+     * Retries until the transaction commits or the worker stops: a broker that is away comes back, and a job
+     * whose result is never published would never be committed either. After a failure the producer is
+     * replaced, since a transaction that failed midway can leave it unusable.
+     */
     private void publishWithRetries(List<Outcome> batch) throws InterruptedException {
-        for (int attempt = 1; ; attempt++) {
+        long backoff = 100;
+        while (true) {
             List<Outcome> committed = new ArrayList<>();
-            synchronized (ownershipLock) {
-                try {
+            try {
+                if (producer == null) {
+                    producer = newProducer();
+                }
+                synchronized (ownershipLock) {
                     producer.beginTransaction();
                     for (Outcome outcome : batch) {
                         if (!outcome.stillOwned().getAsBoolean()) {
@@ -99,24 +122,25 @@ final class JobPublisher implements AutoCloseable {
                         committed.add(outcome);
                     }
                     producer.commitTransaction();
-                } catch (ProducerFencedException e) {
-                    throw e;
-                } catch (KafkaException e) {
-                    producer.abortTransaction();
-                    if (attempt == MAX_ATTEMPTS) {
-                        // Left unfinished: their offsets are not committed, so they run again after a restart.
-                        log.atError().setMessage("could not publish job results").addKeyValue("jobs", batch.size())
-                                .setCause(e).log();
-                        return;
-                    }
-                    log.atWarn().setMessage("job result transaction failed; retrying").addKeyValue("attempt", attempt)
-                            .addKeyValue("reason", e.getMessage()).log();
-                    Thread.sleep(200L * attempt);
-                    continue;
                 }
+                committed.forEach(outcome -> outcome.published().run());
+                return;
+            } catch (ProducerFencedException e) {
+                throw e;
+            } catch (KafkaException e) {
+                log.atWarn().setMessage("job result transaction failed; retrying with a new producer")
+                        .addKeyValue("jobs", batch.size()).addKeyValue("reason", e.getMessage()).log();
+                if (producer != null) {
+                    producer.close(Duration.ZERO);
+                    producer = null;
+                }
+                if (!running) {
+                    // Stopping: the jobs stay uncommitted and run again elsewhere.
+                    return;
+                }
+                Thread.sleep(backoff);
+                backoff = Math.min(MAX_BACKOFF_MS, backoff * 2);
             }
-            committed.forEach(outcome -> outcome.published().run());
-            return;
         }
     }
 
@@ -128,6 +152,8 @@ final class JobPublisher implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        producer.close(Duration.ofSeconds(5));
+        if (producer != null) {
+            producer.close(Duration.ofSeconds(5));
+        }
     }
 }

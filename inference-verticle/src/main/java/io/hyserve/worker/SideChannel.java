@@ -18,6 +18,7 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.PartitionInfo;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.WakeupException;
@@ -117,8 +118,14 @@ final class SideChannel implements AutoCloseable {
                     serveCatchUps();
                 } catch (WakeupException e) {
                     // a catch-up request or close; either can interrupt poll() or endOffsets()
+                } catch (KafkaException e) {
+                    // The broker is away or restarting: pending catch-ups wait, the thread keeps going.
+                    log.atWarn().setMessage("side channel poll failed; retrying").addKeyValue("reason", e.getMessage()).log();
+                    Thread.sleep(500);
                 }
             }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         } catch (RuntimeException e) {
             log.atError().setMessage("side channel consumer failed").setCause(e).log();
         } finally {

@@ -76,7 +76,13 @@ public final class EmbeddedKafka implements AutoCloseable {
             props.store(out, "embedded KRaft broker of hunyuan-serve");
         }
         ByteArrayOutputStream formatLog = new ByteArrayOutputStream();
-        int formatted = StorageTool.execute(new String[] {"format", "-t", Uuid.randomUuid().toString(), "-c",
+        // The folder keeps its cluster id: a restart must present the id the data was formatted with.
+        Path idFile = dataDir.resolve("cluster.id");
+        if (!Files.exists(idFile)) {
+            Files.writeString(idFile, Uuid.randomUuid().toString());
+        }
+        String clusterId = Files.readString(idFile).strip();
+        int formatted = StorageTool.execute(new String[] {"format", "-t", clusterId, "-c",
                 file.toString(), "--ignore-formatted"}, new PrintStream(formatLog, true, StandardCharsets.UTF_8));
         if (formatted != 0) {
             throw new IOException("cannot format the Kafka data folder %s: %s".formatted(dataDir,
