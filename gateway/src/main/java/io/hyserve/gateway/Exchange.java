@@ -30,6 +30,8 @@ final class Exchange {
     private final int creditBatch;
     private boolean ended;
     long deadlineTimer = -1;
+    /** The request's server span; ends when the exchange does. */
+    io.opentelemetry.api.trace.Span span = io.opentelemetry.api.trace.Span.getInvalid();
     /** The API key's name, for its rate limits, and what this request reserved of them. */
     String key;
     int reservedTokens;
@@ -233,6 +235,7 @@ final class Exchange {
             case STREAM_OVERFLOW, INTERNAL_ERROR -> new ApiError(500, "internal_error", message, null, code.wireName());
         };
         queue.clear(); // the client is told at once
+        span.setStatus(io.opentelemetry.api.trace.StatusCode.ERROR, error.getMessage());
         output.error(error);
         close();
     }

@@ -15,6 +15,13 @@ import io.hyserve.schemas.Wire;
 import io.hyserve.schemas.WireException;
 import io.hyserve.schemas.WorkerHeartbeat;
 import io.micrometer.core.instrument.FunctionCounter;
+import io.opentelemetry.api.OpenTelemetry;
+import io.opentelemetry.api.trace.Span;
+import io.opentelemetry.api.trace.SpanKind;
+import io.opentelemetry.api.trace.Tracer;
+import io.opentelemetry.context.Context;
+import io.opentelemetry.context.propagation.TextMapGetter;
+import io.opentelemetry.context.propagation.TextMapPropagator;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.vertx.core.Future;
@@ -78,6 +85,8 @@ public final class Gateway extends VerticleBase {
     private final GatewayStats stats = new GatewayStats();
     private final PrometheusMeterRegistry metrics;
     private final RateLimits.Ledger ledger;
+    private final Tracer tracer;
+    private final TextMapPropagator propagator;
     /** Key name used for every request when authentication is off. */
     static final String ANONYMOUS = "anonymous";
     private static final String KEY = "hyserve.key";
@@ -92,8 +101,11 @@ public final class Gateway extends VerticleBase {
     private volatile boolean eventsReady;
 
     /** @param metrics the process's metrics, scraped at {@code /metrics}; the gateway adds its own to it */
-    public Gateway(GatewayConfig config, PromptEncoder encoder, int maxModelLength, PrometheusMeterRegistry metrics) {
+    public Gateway(GatewayConfig config, PromptEncoder encoder, int maxModelLength, PrometheusMeterRegistry metrics,
+            OpenTelemetry telemetry) {
         this.config = config;
+        this.tracer = telemetry.getTracer("io.hyserve.gateway");
+        this.propagator = telemetry.getPropagators().getTextMapPropagator();
         this.metrics = metrics;
         this.ledger = config.security().rateLimits().newLedger();
         Gauge.builder("hunyuan:gateway_active_streams", stats, GatewayStats::activeExchanges)
@@ -227,6 +239,19 @@ public final class Gateway extends VerticleBase {
         server = vertx.createHttpServer(options).requestHandler(router);
         return server.listen();
     }
+
+    /** Reads W3C trace context from HTTP headers. */
+    private static final TextMapGetter<io.vertx.core.MultiMap> HEADERS = new TextMapGetter<>() {
+        @Override
+        public Iterable<String> keys(io.vertx.core.MultiMap carrier) {
+            return carrier.names();
+        }
+
+        @Override
+        public String get(io.vertx.core.MultiMap carrier, String key) {
+            return carrier == null ? null : carrier.get(key);
+        }
+    };
 
     /** Bearer keys, when configured: 401 without a valid one; the key's name then names its rate limits. */
     private void authenticate(RoutingContext ctx) {
@@ -369,7 +394,9 @@ public final class Gateway extends VerticleBase {
         JsonObject body = jsonBody(ctx);
         GenerationPlan plan = GenerationPlan.parse(body, chat, config.modelName(), encoder, limits);
         HttpServerResponse response = ctx.response();
-        start(newExchangeId(chat), plan, ctx.get(KEY), e -> new HttpOutput(e, response, this));
+        Context parent = propagator.extract(Context.root(), ctx.request().headers(), HEADERS);
+        start(newExchangeId(chat), plan, ctx.get(KEY), parent, "POST " + ctx.request().path(),
+                e -> new HttpOutput(e, response, this));
     }
 
     /** Prompt plus max_tokens of every generation: what the request may cost at most. */
@@ -394,7 +421,7 @@ public final class Gateway extends VerticleBase {
      *
      * @throws ApiError 503 without a ready worker, 429 over the concurrency limit
      */
-    Exchange start(String id, GenerationPlan plan, String key,
+    Exchange start(String id, GenerationPlan plan, String key, Context parent, String spanName,
             java.util.function.Function<Exchange, ExchangeOutput> output) {
         long now = System.currentTimeMillis();
         if (!workers.anyReady(now)) {
@@ -407,6 +434,9 @@ public final class Gateway extends VerticleBase {
         int reserved = reservedTokens(plan);
         ledger.admit(key, reserved, System.nanoTime());
         Exchange exchange = new Exchange(id, plan, output, this, config.streamCredit());
+        exchange.span = tracer.spanBuilder(spanName).setParent(parent).setSpanKind(SpanKind.SERVER)
+                .setAttribute("gen_ai.request.model", plan.model()).setAttribute("hyserve.exchange_id", id)
+                .setAttribute("gen_ai.request.choices", (long) exchange.choices.size()).startSpan();
         exchange.key = key;
         exchange.reservedTokens = reserved;
         exchanges.add(exchange);
@@ -424,11 +454,18 @@ public final class Gateway extends VerticleBase {
             }
             sampling = withMaxTokens(sampling, plan.maxTokens()[choice.promptIndex]);
             List<Integer> ids = java.util.Arrays.stream(plan.prompts().get(choice.promptIndex)).boxed().toList();
+            Span publish = tracer.spanBuilder(topics.requests() + " publish").setSpanKind(SpanKind.PRODUCER)
+                    .setParent(Context.current().with(exchange.span)).setAttribute("messaging.system", "kafka")
+                    .setAttribute("messaging.destination.name", topics.requests())
+                    .setAttribute("hyserve.request_id", choice.requestId).startSpan();
+            Map<String, String> trace = new HashMap<>();
+            propagator.inject(Context.current().with(publish), trace, Map::put);
             InferenceRequest request = new InferenceRequest(Wire.SCHEMA_VERSION, choice.requestId,
                     InferenceRequest.Kind.STREAM, null, plan.model(), InferenceRequest.PromptInput.ofTokenIds(ids),
                     sampling, new InferenceRequest.ReplyTo(topics.events(config.gatewayId())), deadline,
-                    plan.stream() ? config.streamCredit() : null, now, null);
+                    plan.stream() ? config.streamCredit() : null, now, trace.isEmpty() ? null : trace);
             producer.send(KafkaProducerRecord.create(topics.requests(), choice.requestId, Wire.encode(request)))
+                    .onComplete(sent -> publish.end())
                     .onFailure(e -> exchange.fail(choice, ErrorCode.INTERNAL_ERROR,
                             "could not queue the request: " + e.getMessage()));
         }
@@ -590,6 +627,7 @@ public final class Gateway extends VerticleBase {
 
     void closed(Exchange exchange) {
         if (exchanges.remove(exchange)) {
+            exchange.span.end();
             stats.exchangeClosed();
             ledger.release(exchange.key, Math.max(0, exchange.reservedTokens - exchange.usedTokens()));
             vertx.cancelTimer(exchange.deadlineTimer);

@@ -83,7 +83,8 @@ final class WebSocketSession {
         boolean chat = "chat".equals(endpoint);
         request = request.copy().put("stream", true).put("stream_options", new JsonObject().put("include_usage", true));
         GenerationPlan plan = gateway.plan(request, chat);
-        Exchange exchange = gateway.start(Gateway.newExchangeId(chat), plan, key, e -> new Output(id));
+        Exchange exchange = gateway.start(Gateway.newExchangeId(chat), plan, key, io.opentelemetry.context.Context.root(),
+                "WebSocket /v1/stream " + endpoint, e -> new Output(id));
         generations.put(id, exchange);
     }
 

@@ -19,6 +19,14 @@ import io.hyserve.schemas.Wire;
 import io.hyserve.schemas.WireException;
 import io.hyserve.schemas.WorkerHeartbeat;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.opentelemetry.api.OpenTelemetry;
+import io.opentelemetry.api.trace.Span;
+import io.opentelemetry.api.trace.SpanKind;
+import io.opentelemetry.api.trace.StatusCode;
+import io.opentelemetry.api.trace.Tracer;
+import io.opentelemetry.context.Context;
+import io.opentelemetry.context.propagation.TextMapGetter;
+import io.opentelemetry.context.propagation.TextMapPropagator;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -92,13 +100,35 @@ public final class InferenceWorker implements AutoCloseable {
     private volatile boolean closed;
     private volatile Consumer<Delivery> deliveryListener = delivery -> {};
     private final WorkerMetrics metrics;
+    private final Tracer tracer;
+    private final TextMapPropagator propagator;
     private volatile double consumerLag;
     private long lagReadAt;
+
+    /** Reads W3C trace context from the request's {@code trace} field. */
+    private static final TextMapGetter<Map<String, String>> TRACE_FIELD = new TextMapGetter<>() {
+        @Override
+        public Iterable<String> keys(Map<String, String> carrier) {
+            return carrier.keySet();
+        }
+
+        @Override
+        public String get(Map<String, String> carrier, String key) {
+            return carrier == null ? null : carrier.get(key);
+        }
+    };
+
+    private static long epochNanos() {
+        java.time.Instant now = java.time.Instant.now();
+        return now.getEpochSecond() * 1_000_000_000L + now.getNano();
+    }
 
     /** A generated token leaving the worker, for latency measurements within one process. */
     public record Delivery(String requestId, long seq, long nanoTime) {}
 
-    private InferenceWorker(Engine engine, WorkerConfig config, MeterRegistry registry) {
+    private InferenceWorker(Engine engine, WorkerConfig config, MeterRegistry registry, OpenTelemetry telemetry) {
+        this.tracer = telemetry.getTracer("io.hyserve.worker");
+        this.propagator = telemetry.getPropagators().getTextMapPropagator();
         this.engine = engine;
         this.config = config;
         this.topics = config.topics();
@@ -150,13 +180,14 @@ public final class InferenceWorker implements AutoCloseable {
      *
      * @param partitions partitions of the requests topic, if it has to be created
      * @param registry where the worker's metrics go
+     * @param telemetry traces: each request's span continues the trace context the request carries
      */
     public static InferenceWorker start(Engine engine, WorkerConfig config, int partitions, short replication,
-            MeterRegistry registry) {
+            MeterRegistry registry, OpenTelemetry telemetry) {
         try (Admin admin = Admin.create(config.kafka())) {
             TopicSetup.ensureShared(admin, config.topics(), partitions, replication);
         }
-        InferenceWorker worker = new InferenceWorker(engine, config, registry);
+        InferenceWorker worker = new InferenceWorker(engine, config, registry, telemetry);
         worker.pollThread.start();
         long intervalMs = config.heartbeatInterval().toMillis();
         worker.timers.scheduleAtFixedRate(worker::heartbeat, 0, intervalMs, TimeUnit.MILLISECONDS);
@@ -449,7 +480,10 @@ public final class InferenceWorker implements AutoCloseable {
         private final List<Integer> tokenIds = new ArrayList<>();
         private final List<Logprob> logprobs = new ArrayList<>();
         private final long takenNanos = System.nanoTime();
+        private final long takenEpochNanos = epochNanos();
+        private long firstTokenNanos;
         private long lastTokenNanos;
+        private final Span span;
         final BaseSubscriber<TokenEvent> subscriber = new BaseSubscriber<>() {
             @Override
             protected void hookOnSubscribe(Subscription subscription) {
@@ -480,6 +514,34 @@ public final class InferenceWorker implements AutoCloseable {
             this.partition = partition;
             this.offset = offset;
             this.replyTopic = wire.replyTo() == null ? null : wire.replyTo().topic();
+            Context parent = wire.trace() == null ? Context.root()
+                    : propagator.extract(Context.root(), wire.trace(), TRACE_FIELD);
+            this.span = tracer.spanBuilder(partition.topic() + " process").setParent(parent)
+                    .setSpanKind(SpanKind.CONSUMER).setStartTimestamp(takenEpochNanos, TimeUnit.NANOSECONDS)
+                    .setAttribute("messaging.system", "kafka").setAttribute("messaging.destination.name", partition.topic())
+                    .setAttribute("messaging.kafka.offset", offset).setAttribute("hyserve.request_id", wire.requestId())
+                    .setAttribute("hyserve.worker_id", config.workerId()).startSpan();
+        }
+
+        /** Closes the request's span with its phases as children: queue, prefill (to the first token), decode. */
+        private void endSpan(long queueNanos, String outcome) {
+            long now = System.nanoTime();
+            long admitted = takenNanos + queueNanos;
+            phase("queue", takenNanos, queueNanos > 0 ? admitted : now);
+            if (queueNanos > 0) {
+                phase("prefill", admitted, firstTokenNanos > 0 ? firstTokenNanos : now);
+            }
+            if (firstTokenNanos > 0) {
+                phase("decode", firstTokenNanos, lastTokenNanos);
+            }
+            span.setAttribute("hyserve.outcome", outcome);
+            span.end(takenEpochNanos + (now - takenNanos), TimeUnit.NANOSECONDS);
+        }
+
+        private void phase(String name, long fromNanos, long toNanos) {
+            tracer.spanBuilder(name).setParent(Context.root().with(span))
+                    .setStartTimestamp(takenEpochNanos + (fromNanos - takenNanos), TimeUnit.NANOSECONDS).startSpan()
+                    .end(takenEpochNanos + (Math.max(fromNanos, toNanos) - takenNanos), TimeUnit.NANOSECONDS);
         }
 
         long nextSeq() {
@@ -498,6 +560,7 @@ public final class InferenceWorker implements AutoCloseable {
                 case TokenEvent.Token token -> {
                     long now = System.nanoTime();
                     if (lastTokenNanos == 0) {
+                        firstTokenNanos = now;
                         metrics.firstToken(now - takenNanos);
                     } else {
                         metrics.nextToken(now - lastTokenNanos);
@@ -522,6 +585,9 @@ public final class InferenceWorker implements AutoCloseable {
                     String reason = RequestMapping.finishReason(finished.reason());
                     metrics.finished(reason, System.nanoTime() - takenNanos, finished.queueNanos(),
                             finished.promptTokens(), finished.completionTokens());
+                    span.setAttribute("gen_ai.usage.input_tokens", (long) finished.promptTokens())
+                            .setAttribute("gen_ai.usage.output_tokens", (long) finished.completionTokens());
+                    endSpan(finished.queueNanos(), reason);
                     if (job) {
                         if (revoked) {
                             end();
@@ -548,6 +614,8 @@ public final class InferenceWorker implements AutoCloseable {
             if (stream != null) {
                 stream.cancel();
             }
+            span.setStatus(StatusCode.ERROR, message);
+            endSpan(0, code.wireName());
             if (job) {
                 if (!revoked) {
                     complete(JobStatus.failed(wire.jobId(), wire.requestId(), System.currentTimeMillis(),

@@ -128,6 +128,10 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--tls-key", paramLabel = "PEM", description = "Private key for --tls-cert")
     Path tlsKey;
 
+    @Option(names = "--otlp-endpoint", paramLabel = "URL",
+            description = "OTLP/HTTP traces endpoint, e.g. http://collector:4318/v1/traces (default: no tracing)")
+    String otlpEndpoint;
+
     @Option(names = "--allow-special-tokens-in-chat", description = "Read special-token text in chat messages as special tokens")
     boolean allowSpecialTokensInChat;
 
@@ -184,6 +188,9 @@ final class ServeCommand implements Callable<Integer> {
         List<String> keyLines = new ArrayList<>(apiKeys);
         if (apiKeysFile != null) {
             keyLines.addAll(Files.readAllLines(apiKeysFile));
+        }
+        if (otlpEndpoint != null && !otlpEndpoint.isBlank()) {
+            s.telemetry = Tracing.otlp(otlpEndpoint, s.role.name().toLowerCase(Locale.ROOT));
         }
         s.security = new GatewayConfig.Security(ApiKeys.parse(keyLines),
                 new RateLimits(requestsPerMinute, tokensPerMinute, streamsPerKey), corsOrigins, tlsCert, tlsKey);

@@ -37,6 +37,8 @@ final class ServeSettings {
     boolean allowSpecialTokensInChat;
     int sendBufferBytes;
     GatewayConfig.Security security = GatewayConfig.Security.open();
+    /** Traces; no-op unless an OTLP endpoint is configured. */
+    io.opentelemetry.api.OpenTelemetry telemetry = io.opentelemetry.api.OpenTelemetry.noop();
 
     int maxWaiting = 256;
     Duration heartbeatInterval = Duration.ofSeconds(1);

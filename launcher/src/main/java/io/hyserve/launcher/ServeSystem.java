@@ -76,7 +76,7 @@ final class ServeSystem implements AutoCloseable {
             engine = Engine.start(settings.engineConfig, new LoadProgressLog(settings.modelDirectory));
             worker = InferenceWorker.start(engine, new WorkerConfig(instance, modelName, settings.topics,
                     settings.kafkaClientConfig(bootstrap), settings.maxWaiting, settings.heartbeatInterval,
-                    settings.shutdownGrace), settings.partitions, settings.replication, metrics);
+                    settings.shutdownGrace), settings.partitions, settings.replication, metrics, settings.telemetry);
         }
         if (settings.role == ServeSettings.Role.WORKER) {
             workerHealth = await(vertx.createHttpServer().requestHandler(request -> {
@@ -104,7 +104,7 @@ final class ServeSystem implements AutoCloseable {
                 settings.maxPromptTokens, settings.maxTokensLimit, settings.maxConcurrentStreams, settings.streamCredit,
                 settings.requestTimeout, settings.workerTimeout, settings.allowSpecialTokensInChat,
                 settings.sendBufferBytes, settings.security), encoder,
-                maxModelLength, metrics);
+                maxModelLength, metrics, settings.telemetry);
         await(vertx.deployVerticle(gateway));
     }
 
@@ -178,6 +178,13 @@ final class ServeSystem implements AutoCloseable {
         }
         if (kafka != null) {
             kafka.close();
+        }
+        if (settings.telemetry instanceof AutoCloseable closeable) {
+            try {
+                closeable.close(); // flushes spans still batched for the exporter
+            } catch (Exception e) {
+                log.atWarn().setMessage("trace exporter did not close cleanly").addKeyValue("reason", e.toString()).log();
+            }
         }
     }
 }
