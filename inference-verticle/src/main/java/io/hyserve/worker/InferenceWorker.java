@@ -317,8 +317,9 @@ public final class InferenceWorker implements AutoCloseable {
                 throw new WireException("the record has no value");
             }
             request = Wire.decode(record.value(), InferenceRequest.class);
-        } catch (WireException e) {
-            deadLetter(record, e.getMessage());
+        } catch (WireException | RuntimeException e) {
+            // A poison record must never stop the worker: whatever fails to decode is a dead letter.
+            deadLetter(record, String.valueOf(e.getMessage()));
             offsets.finished(partition, record.offset());
             return;
         }

@@ -84,7 +84,15 @@ public final class Wire {
         if (tree == null || tree.isMissingNode()) {
             throw new WireException("not valid JSON: the message is empty");
         }
-        List<Error> errors = schema.validate(tree);
+        List<Error> errors;
+        try {
+            errors = schema.validate(tree);
+        } catch (RuntimeException e) {
+            // The validator itself can fail on extreme values (a float beyond long range where an integer is
+            // expected, found by fuzzing): that is still a refused message, never a crash of the reader.
+            throw new WireException("invalid %s: a value is out of range: %s".formatted(type.getSimpleName(),
+                    e.getMessage()), e);
+        }
         if (!errors.isEmpty()) {
             String listed = errors.stream().limit(MAX_REPORTED_ERRORS).map(Wire::describe)
                     .collect(Collectors.joining("; "));

@@ -123,6 +123,15 @@ class WireTest {
     }
 
     @Test
+    void numbersBeyondLongRangeAreRefusedNotThrown() {
+        // Found by WireFuzzTest: the schema validator threw converting this to a long for "minimum".
+        String huge = "{\"schema_version\":1,\"request_id\":\"r\",\"kind\":\"job\",\"job_id\":\"j\","
+                + "\"prompt\":{\"token_ids\":[1,88888888888888888888888888888888888.882,3]}}";
+        assertThatThrownBy(() -> Wire.decode(huge, InferenceRequest.class)).isInstanceOf(WireException.class)
+                .hasMessageContaining("out of range");
+    }
+
+    @Test
     void eventsAndControlMessagesAreCheckedPerType() {
         assertThatThrownBy(() -> Wire.decode(
                 "{\"schema_version\":1,\"type\":\"delta\",\"request_id\":\"r\",\"seq\":0,\"text\":\"x\"}",
