@@ -57,6 +57,10 @@ class AsyncJobsTest {
             awaitAssigned(b);
             assertThat(ServePipelineTest.get(b, "/health/ready").statusCode()).isEqualTo(200);
             assertThat(ServePipelineTest.get(b, "/health/live").statusCode()).isEqualTo(200);
+            HttpResponse<String> workerMetrics = ServePipelineTest.get(b, "/metrics");
+            assertThat(workerMetrics.statusCode()).isEqualTo(200);
+            assertThat(workerMetrics.body()).contains("hunyuan:num_requests_running", "hunyuan:kv_cache_usage_perc",
+                    "hunyuan:kafka_consumer_lag").doesNotContain("hunyuan:gateway_active_streams");
 
             Map<String, Object> kafka = Map.of("bootstrap.servers", a.bootstrapServers());
             try (Admin admin = Admin.create(kafka)) {
