@@ -60,6 +60,10 @@ final class Exchange {
             return first;
         }
 
+        Exchange exchange() {
+            return Exchange.this;
+        }
+
         Choice(int index, int promptIndex, String requestId) {
             this.index = index;
             this.promptIndex = promptIndex;
@@ -117,7 +121,7 @@ final class Exchange {
         if (!plan.stream()) {
             accumulate(choice, event);
             if (choices.stream().allMatch(c -> c.finished)) {
-                finishWhole();
+                complete();
             }
             return;
         }
@@ -143,7 +147,7 @@ final class Exchange {
         if (!queue.isEmpty()) {
             output.onDrain(this::pump);
         } else if (choices.stream().allMatch(c -> c.finished)) {
-            finishStream();
+            complete();
         }
     }
 
@@ -206,12 +210,7 @@ final class Exchange {
                 .put("prompt_tokens_details", new JsonObject().put("cached_tokens", cached));
     }
 
-    private void finishStream() {
-        output.complete(choices, usage());
-        close();
-    }
-
-    private void finishWhole() {
+    private void complete() {
         output.complete(choices, usage());
         close();
     }

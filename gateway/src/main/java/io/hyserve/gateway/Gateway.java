@@ -91,7 +91,6 @@ public final class Gateway extends VerticleBase {
     static final String ANONYMOUS = "anonymous";
     private static final String KEY = "hyserve.key";
     private final Map<String, Exchange.Choice> choicesByRequest = new HashMap<>();
-    private final Map<String, Exchange> exchangesByRequest = new HashMap<>();
     private final Set<Exchange> exchanges = new HashSet<>();
     private KafkaProducer<String, byte[]> producer;
     private EventsReader events;
@@ -447,12 +446,10 @@ public final class Gateway extends VerticleBase {
                         "the request did not finish within %d s".formatted(config.requestTimeout().toSeconds())));
         for (Exchange.Choice choice : exchange.choices) {
             choicesByRequest.put(choice.requestId, choice);
-            exchangesByRequest.put(choice.requestId, exchange);
-            InferenceRequest.Sampling sampling = plan.sampling();
-            if (sampling.seed() != null && plan.n() > 1) {
-                sampling = withSeed(sampling, sampling.seed() + choice.index % plan.n());
-            }
-            sampling = withMaxTokens(sampling, plan.maxTokens()[choice.promptIndex]);
+            Long seed = plan.sampling().seed();
+            InferenceRequest.Sampling sampling = forGeneration(plan.sampling(),
+                    seed != null && plan.n() > 1 ? seed + choice.index % plan.n() : seed,
+                    plan.maxTokens()[choice.promptIndex]);
             List<Integer> ids = java.util.Arrays.stream(plan.prompts().get(choice.promptIndex)).boxed().toList();
             Span publish = tracer.spanBuilder(topics.requests() + " publish").setSpanKind(SpanKind.PRODUCER)
                     .setParent(Context.current().with(exchange.span)).setAttribute("messaging.system", "kafka")
@@ -514,8 +511,8 @@ public final class Gateway extends VerticleBase {
         long now = System.currentTimeMillis();
         List<Integer> ids = java.util.Arrays.stream(plan.prompts().getFirst()).boxed().toList();
         InferenceRequest job = new InferenceRequest(Wire.SCHEMA_VERSION, jobId, InferenceRequest.Kind.JOB, jobId,
-                plan.model(), InferenceRequest.PromptInput.ofTokenIds(ids), withMaxTokens(plan.sampling(),
-                        plan.maxTokens()[0]), null, null, null, now, null);
+                plan.model(), InferenceRequest.PromptInput.ofTokenIds(ids), forGeneration(plan.sampling(),
+                        plan.sampling().seed(), plan.maxTokens()[0]), null, null, null, now, null);
         JobStatus queued = JobStatus.queued(jobId, jobId, now);
         // The queued state goes first, on the job's results partition, so no later state can be overtaken by it.
         producer.send(KafkaProducerRecord.create(topics.results(), jobId, Wire.encode(queued)))
@@ -552,15 +549,10 @@ public final class Gateway extends VerticleBase {
         return json;
     }
 
-    private static InferenceRequest.Sampling withSeed(InferenceRequest.Sampling s, long seed) {
+    /** The request's sampling with one generation's own seed and token budget. */
+    private static InferenceRequest.Sampling forGeneration(InferenceRequest.Sampling s, Long seed, int maxTokens) {
         return new InferenceRequest.Sampling(s.temperature(), s.topP(), s.topK(), s.minP(), s.repetitionPenalty(),
-                s.presencePenalty(), s.frequencyPenalty(), seed, s.maxTokens(), s.stop(), s.stopTokenIds(),
-                s.ignoreEos(), s.logprobs(), s.skipSpecialTokens(), s.logitBias());
-    }
-
-    private static InferenceRequest.Sampling withMaxTokens(InferenceRequest.Sampling s, int maxTokens) {
-        return new InferenceRequest.Sampling(s.temperature(), s.topP(), s.topK(), s.minP(), s.repetitionPenalty(),
-                s.presencePenalty(), s.frequencyPenalty(), s.seed(), maxTokens, s.stop(), s.stopTokenIds(),
+                s.presencePenalty(), s.frequencyPenalty(), seed, maxTokens, s.stop(), s.stopTokenIds(),
                 s.ignoreEos(), s.logprobs(), s.skipSpecialTokens(), s.logitBias());
     }
 
@@ -580,12 +572,11 @@ public final class Gateway extends VerticleBase {
             return;
         }
         Exchange.Choice choice = choicesByRequest.get(event.requestId());
-        Exchange exchange = exchangesByRequest.get(event.requestId());
-        if (choice != null && exchange != null) {
+        if (choice != null) {
             if (choice.workerId != null) {
                 workers.touch(choice.workerId, System.currentTimeMillis());
             }
-            exchange.onEvent(choice, event);
+            choice.exchange().onEvent(choice, event);
         }
     }
 
@@ -633,7 +624,6 @@ public final class Gateway extends VerticleBase {
             vertx.cancelTimer(exchange.deadlineTimer);
             for (Exchange.Choice choice : exchange.choices) {
                 choicesByRequest.remove(choice.requestId);
-                exchangesByRequest.remove(choice.requestId);
             }
         }
     }

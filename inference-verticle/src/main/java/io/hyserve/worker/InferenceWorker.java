@@ -98,7 +98,8 @@ public final class InferenceWorker implements AutoCloseable {
     private volatile boolean assigned;
     private volatile boolean draining;
     private volatile boolean closed;
-    private volatile Consumer<Delivery> deliveryListener = delivery -> {};
+    /** Null unless a benchmark listens: no per-token allocation otherwise. */
+    private volatile Consumer<Delivery> deliveryListener;
     private final WorkerMetrics metrics;
     private final Tracer tracer;
     private final TextMapPropagator propagator;
@@ -578,7 +579,10 @@ public final class InferenceWorker implements AutoCloseable {
                         long at = nextSeq();
                         send(StreamEvent.delta(wire.requestId(), at, List.of(token.tokenId()), token.text(),
                                 logprob == null ? null : List.of(logprob)));
-                        deliveryListener.accept(new Delivery(wire.requestId(), at, System.nanoTime()));
+                        Consumer<Delivery> listener = deliveryListener;
+                        if (listener != null) {
+                            listener.accept(new Delivery(wire.requestId(), at, System.nanoTime()));
+                        }
                     }
                 }
                 case TokenEvent.Finished finished -> {
