@@ -447,8 +447,10 @@ public final class Gateway extends VerticleBase {
         for (Exchange.Choice choice : exchange.choices) {
             choicesByRequest.put(choice.requestId, choice);
             Long seed = plan.sampling().seed();
-            InferenceRequest.Sampling sampling = forGeneration(plan.sampling(),
-                    seed != null && plan.n() > 1 ? seed + choice.index % plan.n() : seed,
+            if (seed != null && plan.n() > 1) {
+                seed += choice.index % plan.n(); // n choices from one seed must still differ
+            }
+            InferenceRequest.Sampling sampling = forGeneration(plan.sampling(), seed,
                     plan.maxTokens()[choice.promptIndex]);
             List<Integer> ids = java.util.Arrays.stream(plan.prompts().get(choice.promptIndex)).boxed().toList();
             Span publish = tracer.spanBuilder(topics.requests() + " publish").setSpanKind(SpanKind.PRODUCER)
