@@ -99,8 +99,13 @@ public final class Engine implements AutoCloseable {
         return switch (config.device()) {
             case "cpu" -> CpuBackend.vector(config.threads(), config.residentWeights());
             case "cpu-scalar" -> CpuBackend.scalar(config.threads());
+            case "auto" -> {
+                // The best backend this build has; only the CPU one exists so far, so a GPU here goes unused.
+                log.atInfo().setMessage("device auto: this build has no GPU backend; running on the CPU backend").log();
+                yield CpuBackend.vector(config.threads(), config.residentWeights());
+            }
             default -> throw new IllegalArgumentException(
-                    "unknown device '%s'; expected cpu or cpu-scalar".formatted(config.device()));
+                    "unknown device '%s'; expected auto, cpu or cpu-scalar".formatted(config.device()));
         };
     }
 

@@ -663,21 +663,36 @@ public final class InferenceWorker implements AutoCloseable {
     }
 
     /**
+     * The first half of {@link #close()}, which a pod's preStop hook calls so that the stop signal after it finds
+     * nothing left to wait for: announces draining, takes nothing new, and returns once running requests have
+     * finished or the grace period has ended the rest. Repeated calls wait for the same drain.
+     *
+     * @return whether the request consumer has let go (false only if it failed to stop in time)
+     */
+    public boolean drain() {
+        if (stopped.getCount() > 0) {
+            draining = true;
+            heartbeat();
+            consumer.wakeup();
+        }
+        try {
+            if (stopped.await(config.shutdownGrace().toMillis() + 30_000, TimeUnit.MILLISECONDS)) {
+                return true;
+            }
+            log.atWarn().setMessage("request consumer did not stop in time").log();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        return false;
+    }
+
+    /**
      * Graceful stop: announces draining, takes nothing new, lets running requests finish within the grace
      * period, then ends the rest (streams with an error, jobs uncommitted for another worker to run).
      */
     @Override
     public void close() {
-        draining = true;
-        heartbeat();
-        consumer.wakeup();
-        try {
-            if (!stopped.await(config.shutdownGrace().toMillis() + 30_000, TimeUnit.MILLISECONDS)) {
-                log.atWarn().setMessage("request consumer did not stop in time").log();
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+        drain();
         closed = true;
         heartbeat();
         timers.shutdownNow();

@@ -213,4 +213,15 @@ class EngineTest {
             assertThat(logits[i]).isCloseTo(expected[i], within(2e-3f));
         }
     }
+
+    @Test
+    void deviceAutoRunsOnTheBestBackendThisBuildHasAndUnknownDevicesAreRefused() {
+        try (Engine auto = Engine.start(EngineConfig.builder(Fixtures.model(Fixtures.BF16_MODEL), Fixtures.tokenizer())
+                .threads(1).device("auto").build(), io.hyserve.engine.model.LoadProgress.NONE)) {
+            assertThat(auto.backendName()).startsWith("cpu-vector (");
+        }
+        assertThatThrownBy(() -> Engine.start(EngineConfig.builder(Fixtures.model(Fixtures.BF16_MODEL),
+                Fixtures.tokenizer()).device("tpu").build(), io.hyserve.engine.model.LoadProgress.NONE))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("unknown device 'tpu'");
+    }
 }

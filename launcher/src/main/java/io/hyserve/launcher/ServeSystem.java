@@ -81,6 +81,15 @@ final class ServeSystem implements AutoCloseable {
         if (settings.role == ServeSettings.Role.WORKER) {
             workerHealth = await(vertx.createHttpServer().requestHandler(request -> {
                 boolean ready = worker.ready();
+                if (request.path().equals("/admin/drain")) {
+                    // A pod's preStop hook: answered once the worker has let go of its requests.
+                    vertx.executeBlocking(worker::drain, false).onComplete(drained -> request.response()
+                            .setStatusCode(drained.succeeded() && drained.result() ? 200 : 500)
+                            .putHeader("Content-Type", "application/json")
+                            .end(new JsonObject().put("drained", drained.succeeded() && drained.result())
+                                    .put("in_flight", worker.inFlight()).encode()));
+                    return;
+                }
                 if (request.path().equals("/metrics")) {
                     request.response().putHeader("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
                             .end(metrics.scrape());

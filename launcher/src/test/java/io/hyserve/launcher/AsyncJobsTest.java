@@ -105,6 +105,7 @@ class AsyncJobsTest {
                 results.assign(partitions);
                 results.seekToBeginning(partitions);
                 boolean bStopped = false;
+                CompletableFuture<HttpResponse<String>> drain = null;
                 long deadline = System.nanoTime() + Duration.ofMinutes(3).toNanos();
                 while ((terminalPerJob.size() < 2 * JOBS_PER_PATH || repliesPerJob.size() < JOBS_PER_PATH)
                         && System.nanoTime() < deadline) {
@@ -118,13 +119,20 @@ class AsyncJobsTest {
                             workerPerJob.put(status.jobId(), status.workerId());
                         }
                     }
-                    // Stop worker b once it has finished some jobs and holds others: those go back uncommitted.
-                    if (!bStopped && workerPerJob.containsValue("worker-b") && b.worker().inFlight() > 0) {
+                    // Drain worker b as a pod's preStop hook does, once it has finished some jobs and holds
+                    // others: what it does not finish within its grace period goes back uncommitted.
+                    if (drain == null && workerPerJob.containsValue("worker-b") && b.worker().inFlight() > 0) {
+                        drain = http.sendAsync(HttpRequest.newBuilder(URI.create("http://127.0.0.1:%d/admin/drain"
+                                .formatted(b.port()))).build(), HttpResponse.BodyHandlers.ofString());
+                    }
+                    if (!bStopped && drain != null && drain.isDone()) {
+                        assertThat(drain.get().statusCode()).as(drain.get().body()).isEqualTo(200);
+                        assertThat(ServePipelineTest.get(b, "/health/ready").statusCode()).isEqualTo(503);
                         b.close();
                         bStopped = true;
                     }
                 }
-                assertThat(bStopped).as("worker b was stopped while it held jobs").isTrue();
+                assertThat(bStopped).as("worker b was drained and stopped while it held jobs").isTrue();
                 // Anything published late would show up as a second result.
                 for (int i = 0; i < 5; i++) {
                     for (ConsumerRecord<String, byte[]> record : results.poll(Duration.ofMillis(200))) {
