@@ -103,6 +103,7 @@ public final class InferenceWorker implements AutoCloseable {
     private final WorkerMetrics metrics;
     private final Tracer tracer;
     private final TextMapPropagator propagator;
+    private static final Duration LAG_TIMEOUT = Duration.ofMillis(500);
     private volatile double consumerLag;
     private long lagReadAt;
 
@@ -270,18 +271,26 @@ public final class InferenceWorker implements AutoCloseable {
         }
     }
 
-    /** The consumer is not thread-safe, so its lag is read here and published for the metrics. */
+    /**
+     * Requests waiting on this worker's partitions: their end offsets minus its positions, read here because the
+     * consumer is not thread-safe. The client's own lag metric only sees partitions it fetches, so it cannot see
+     * the backlog that builds while the consumer is paused, which is when it matters.
+     */
     private void readConsumerLag() {
         long now = System.nanoTime();
-        if (now - lagReadAt < 1_000_000_000L) {
+        Set<TopicPartition> partitions = consumer.assignment();
+        if (now - lagReadAt < 1_000_000_000L || partitions.isEmpty()) {
             return;
         }
         lagReadAt = now;
-        for (var entry : consumer.metrics().entrySet()) {
-            if (entry.getKey().name().equals("records-lag-max") && entry.getKey().tags().get("partition") == null
-                    && entry.getValue().metricValue() instanceof Double lag) {
-                consumerLag = lag.isNaN() ? 0 : lag;
+        try {
+            long lag = 0;
+            for (var end : consumer.endOffsets(partitions, LAG_TIMEOUT).entrySet()) {
+                lag += Math.max(0, end.getValue() - consumer.position(end.getKey(), LAG_TIMEOUT));
             }
+            consumerLag = lag;
+        } catch (org.apache.kafka.common.errors.TimeoutException e) {
+            // The broker is away; keep the last figure rather than stall the poll loop.
         }
     }
 

@@ -57,8 +57,10 @@ final class WorkerMetrics {
                 .description("Prompt tokens looked up in the prefix cache").register(registry);
         FunctionCounter.builder("hunyuan:prefix_cache_hits", engine, e -> e.stats().prefixHitTokens())
                 .description("Prompt tokens served by the prefix cache").register(registry);
+        // Held strongly: Micrometer keeps gauge objects weakly, and nothing else holds this lambda.
         Gauge.builder("hunyuan:kafka_consumer_lag", consumerLag, java.util.function.DoubleSupplier::getAsDouble)
-                .description("Most records any assigned requests partition is behind").register(registry);
+                .strongReference(true)
+                .description("Requests waiting in this worker's partitions of the requests topic").register(registry);
 
         DistributionSummary iterationTokens = DistributionSummary.builder("hunyuan:iteration_tokens")
                 .description("Tokens per forward step").serviceLevelObjectives(1, 8, 16, 32, 64, 128, 256, 512, 1024, 2048)

@@ -45,11 +45,16 @@ class AsyncJobsTest {
     void fiveHundredJobsCompleteExactlyOnceWhileAWorkerStops() throws Exception {
         ServeSettings first = ServePipelineTest.settings(data.resolve("a"));
         first.instanceId = "worker-a";
+        // Few slots and a small waiting room, so the workers pause and the backlog shows as consumer lag.
+        first.engineConfig = fewSlots(first);
+        first.maxWaiting = 8;
         try (ServeSystem a = ServeSystem.start(first)) {
             ServeSettings second = ServePipelineTest.settings(data.resolve("b"));
             second.role = ServeSettings.Role.WORKER;
             second.kafkaBootstrap = a.bootstrapServers();
             second.instanceId = "worker-b";
+            second.engineConfig = fewSlots(second);
+            second.maxWaiting = 8;
             ServeSystem b = ServeSystem.start(second);
             HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
             URI base = URI.create("http://127.0.0.1:" + a.port());
@@ -97,6 +102,7 @@ class AsyncJobsTest {
             Map<String, Integer> repliesPerJob = new HashMap<>();
             Map<String, Object> readCommitted = new HashMap<>(kafka);
             readCommitted.put("isolation.level", "read_committed");
+            double mostLag = 0;
             try (KafkaConsumer<String, byte[]> results = new KafkaConsumer<>(readCommitted, new StringDeserializer(),
                     new ByteArrayDeserializer())) {
                 List<TopicPartition> partitions = new ArrayList<>();
@@ -106,9 +112,14 @@ class AsyncJobsTest {
                 results.seekToBeginning(partitions);
                 boolean bStopped = false;
                 CompletableFuture<HttpResponse<String>> drain = null;
+                long lagSampledAt = 0;
                 long deadline = System.nanoTime() + Duration.ofMinutes(3).toNanos();
                 while ((terminalPerJob.size() < 2 * JOBS_PER_PATH || repliesPerJob.size() < JOBS_PER_PATH)
                         && System.nanoTime() < deadline) {
+                    if (System.nanoTime() - lagSampledAt > 500_000_000L) {
+                        mostLag = Math.max(mostLag, consumerLag(a));
+                        lagSampledAt = System.nanoTime();
+                    }
                     for (ConsumerRecord<String, byte[]> record : results.poll(Duration.ofMillis(50))) {
                         JobStatus status = Wire.decode(record.value(), JobStatus.class);
                         if (record.topic().equals(REPLIES)) {
@@ -142,6 +153,13 @@ class AsyncJobsTest {
                     }
                 }
             }
+            System.out.printf("worker a: consumer lag up to %.0f requests while paused%n", mostLag);
+            assertThat(mostLag).as("requests waiting on worker a's partitions while it was paused").isGreaterThan(50);
+            long lagDeadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+            while (consumerLag(a) > 0 && System.nanoTime() < lagDeadline) {
+                Thread.sleep(200);
+            }
+            assertThat(consumerLag(a)).as("consumer lag once every job is done").isZero();
             assertThat(terminalPerJob).hasSize(2 * JOBS_PER_PATH);
             assertThat(terminalPerJob.values()).containsOnly(1);
             assertThat(repliesPerJob).hasSize(JOBS_PER_PATH);
@@ -157,6 +175,18 @@ class AsyncJobsTest {
             }
             assertThat(a.gateway().duplicateJobResults()).isZero();
         }
+    }
+
+    private static io.hyserve.engine.EngineConfig fewSlots(ServeSettings settings) {
+        return io.hyserve.engine.EngineConfig.builder(settings.modelDirectory, settings.tokenizerDirectory)
+                .kvCacheBytes(64L << 20).maxNumSeqs(16).build();
+    }
+
+    private static double consumerLag(ServeSystem system) throws Exception {
+        String metrics = ServePipelineTest.get(system, "/metrics").body();
+        return metrics.lines().filter(line -> line.startsWith("hunyuan:kafka_consumer_lag "))
+                .mapToDouble(line -> Double.parseDouble(line.substring(line.indexOf(' ') + 1))).findFirst()
+                .orElseThrow(() -> new AssertionError("no hunyuan:kafka_consumer_lag in\n" + metrics));
     }
 
     private static void awaitAssigned(ServeSystem worker) throws InterruptedException {
