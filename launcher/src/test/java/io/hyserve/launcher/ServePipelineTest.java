@@ -247,6 +247,14 @@ class ServePipelineTest {
         }
         // Other tests may run requests meanwhile, so at least this request's tokens were counted.
         assertThat(metric(body, "hunyuan:generation_tokens_total") - before).isGreaterThanOrEqualTo(7);
+
+        // The health endpoints beside it, on the same port, as probes see them.
+        HttpResponse<String> live = get(system, "/health/live");
+        assertThat(live.statusCode()).isEqualTo(200);
+        assertThat(JSON.readTree(live.body()).get("status").asText()).isEqualTo("live");
+        HttpResponse<String> ready = get(system, "/health/ready");
+        assertThat(ready.statusCode()).as(ready.body()).isEqualTo(200);
+        assertThat(JSON.readTree(ready.body()).get("workers").asBoolean()).isTrue();
     }
 
     static double metric(String scrape, String name) {

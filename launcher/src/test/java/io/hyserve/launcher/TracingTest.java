@@ -74,6 +74,13 @@ class TracingTest {
             }
             assertThat(byName.get("queue").getEndEpochNanos()).isLessThanOrEqualTo(byName.get("prefill").getStartEpochNanos());
             assertThat(byName.get("prefill").getEndEpochNanos()).isLessThanOrEqualTo(byName.get("decode").getStartEpochNanos());
+
+            // Probes and scrapes, which a cluster sends every few seconds, answer without adding traces.
+            int before = spans.getFinishedSpanItems().size();
+            for (String path : List.of("/health/live", "/health/ready", "/metrics")) {
+                assertThat(ServePipelineTest.get(system, path).statusCode()).as(path).isEqualTo(200);
+            }
+            assertThat(spans.getFinishedSpanItems()).hasSize(before);
         }
     }
 }
