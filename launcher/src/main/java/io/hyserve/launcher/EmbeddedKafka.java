@@ -48,6 +48,15 @@ public final class EmbeddedKafka implements AutoCloseable {
      * @param controllerPort the KRaft controller port, 0 for any free one
      */
     public static EmbeddedKafka start(Path dataDir, int port, int controllerPort) throws IOException {
+        return start(dataDir, port, controllerPort, Map.of());
+    }
+
+    /**
+     * As {@link #start(Path, int, int)}, with broker settings added to or replacing the defaults (a SASL listener
+     * beside the plain one, say). The plain listener on {@code port} must remain: readiness is checked there.
+     */
+    static EmbeddedKafka start(Path dataDir, int port, int controllerPort, Map<String, String> brokerSettings)
+            throws IOException {
         Files.createDirectories(dataDir);
         int brokerPort = port > 0 ? port : freePort();
         int quorumPort = controllerPort > 0 ? controllerPort : freePort();
@@ -71,6 +80,7 @@ public final class EmbeddedKafka implements AutoCloseable {
                 Map.entry("share.coordinator.state.topic.min.isr", "1"),
                 Map.entry("group.initial.rebalance.delay.ms", "0"),
                 Map.entry("log.cleaner.dedupe.buffer.size", CLEANER_BUFFER_BYTES)));
+        props.putAll(brokerSettings);
         Path file = dataDir.resolve("server.properties");
         try (OutputStream out = Files.newOutputStream(file)) {
             props.store(out, "embedded KRaft broker of hunyuan-serve");
