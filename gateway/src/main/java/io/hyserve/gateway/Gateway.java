@@ -47,6 +47,7 @@ import io.vertx.kafka.client.producer.KafkaProducerRecord;
 import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
+import java.time.Duration;
 import java.nio.charset.StandardCharsets;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -98,6 +99,7 @@ public final class Gateway extends VerticleBase {
     private JobStore jobs;
     private HttpServer server;
     private volatile boolean eventsReady;
+    private volatile boolean draining;
 
     /** @param metrics the process's metrics, scraped at {@code /metrics}; the gateway adds its own to it */
     public Gateway(GatewayConfig config, PromptEncoder encoder, int maxModelLength, PrometheusMeterRegistry metrics,
@@ -142,7 +144,22 @@ public final class Gateway extends VerticleBase {
 
     /** Kafka set up and a worker announced itself recently. */
     public boolean ready() {
-        return eventsReady && events.alive() && workers.anyReady(System.currentTimeMillis());
+        return !draining && eventsReady && events.alive() && workers.anyReady(System.currentTimeMillis());
+    }
+
+    /**
+     * The first half of a graceful stop, blocking: reports not ready at once so that load balancers take this
+     * instance out, keeps serving for {@code delay} while they do, then waits up to {@code grace} for open
+     * requests to finish. {@link #stop()} ends whatever is still open with a {@code shutting_down} error.
+     */
+    public void drain(Duration delay, Duration grace) throws InterruptedException {
+        draining = true;
+        log.atInfo().setMessage("draining").addKeyValue("openRequests", stats.activeExchanges()).log();
+        Thread.sleep(delay);
+        long deadline = System.nanoTime() + grace.toNanos();
+        while (stats.activeExchanges() > 0 && System.nanoTime() < deadline) {
+            Thread.sleep(20);
+        }
     }
 
     @Override
@@ -331,7 +348,8 @@ public final class Gateway extends VerticleBase {
     private void readiness(RoutingContext ctx) {
         long now = System.currentTimeMillis();
         JsonObject status = new JsonObject().put("kafka", eventsReady).put("workers", workers.anyReady(now));
-        json(ctx.response(), ready() ? 200 : 503, status.put("status", ready() ? "ready" : "not ready"));
+        boolean ready = ready();
+        json(ctx.response(), ready ? 200 : 503, status.put("status", ready ? "ready" : draining ? "draining" : "not ready"));
     }
 
     private void models(RoutingContext ctx) {

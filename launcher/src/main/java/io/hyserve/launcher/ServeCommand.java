@@ -94,8 +94,14 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--max-waiting", defaultValue = "256", description = "Requests a worker takes beyond its running slots before it pauses its consumer (default: ${DEFAULT-VALUE})")
     int maxWaiting;
 
-    @Option(names = "--shutdown-grace", defaultValue = "PT30S", description = "Time a stopping worker gives running requests (default: ${DEFAULT-VALUE})")
+    @Option(names = "--shutdown-grace", defaultValue = "PT30S",
+            description = "Time a stopping gateway or worker gives the requests it holds (default: ${DEFAULT-VALUE})")
     Duration shutdownGrace;
+
+    @Option(names = "--drain-delay", defaultValue = "PT5S",
+            description = "Time a stopping gateway keeps taking requests after it reports not ready, while load "
+                    + "balancers take it out (default: ${DEFAULT-VALUE})")
+    Duration drainDelay;
 
     @Option(names = "--send-buffer-bytes", defaultValue = "0",
             description = "Kernel send buffer per client connection; 0 keeps the OS default (default: ${DEFAULT-VALUE})")
@@ -183,6 +189,7 @@ final class ServeCommand implements Callable<Integer> {
         s.requestTimeout = requestTimeout;
         s.maxWaiting = maxWaiting;
         s.shutdownGrace = shutdownGrace;
+        s.drainDelay = drainDelay;
         s.allowSpecialTokensInChat = allowSpecialTokensInChat;
         s.sendBufferBytes = sendBufferBytes;
         List<String> keyLines = new ArrayList<>(apiKeys);

@@ -43,6 +43,7 @@ final class ServeSettings {
     int maxWaiting = 256;
     Duration heartbeatInterval = Duration.ofSeconds(1);
     Duration shutdownGrace = Duration.ofSeconds(30);
+    Duration drainDelay = Duration.ofSeconds(5);
 
     Path modelDirectory;
     Path tokenizerDirectory;

@@ -108,13 +108,14 @@ final class ServeSystem implements AutoCloseable {
         HyTokenizer tokenizer = HyTokenizer.load(settings.tokenizerDirectory);
         PromptEncoder encoder = new PromptEncoder(tokenizer, settings.tokenizerDirectory);
         int maxModelLength = engine != null ? engine.maxModelLength() : modelContextLength(settings.modelDirectory);
-        gateway = new Gateway(new GatewayConfig(instance, settings.host, settings.port, modelName, settings.topics,
+        Gateway started = new Gateway(new GatewayConfig(instance, settings.host, settings.port, modelName, settings.topics,
                 settings.kafkaClientConfig(bootstrap), settings.partitions, settings.replication, settings.maxBodyBytes,
                 settings.maxPromptTokens, settings.maxTokensLimit, settings.maxConcurrentStreams, settings.streamCredit,
                 settings.requestTimeout, settings.workerTimeout, settings.allowSpecialTokensInChat,
                 settings.sendBufferBytes, settings.security), encoder,
                 maxModelLength, metrics, settings.telemetry);
-        await(vertx.deployVerticle(gateway));
+        await(vertx.deployVerticle(started));
+        gateway = started; // only a deployed gateway has requests to drain
     }
 
     private static int modelContextLength(Path model) {
@@ -172,6 +173,13 @@ final class ServeSystem implements AutoCloseable {
     /** Stops in dependency order: the worker drains first, while the gateway can still deliver its output. */
     @Override
     public void close() {
+        if (gateway != null) {
+            try {
+                gateway.drain(settings.drainDelay, settings.shutdownGrace); // the worker still runs their tokens
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
         if (worker != null) {
             worker.close();
         }

@@ -56,6 +56,7 @@ class ServePipelineTest {
         settings.maxTokensLimit = 512;
         settings.maxBodyBytes = 64 * 1024;
         settings.shutdownGrace = Duration.ofSeconds(2);
+        settings.drainDelay = Duration.ZERO;
         return settings;
     }
 

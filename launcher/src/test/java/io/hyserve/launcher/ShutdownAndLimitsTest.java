@@ -64,4 +64,47 @@ class ShutdownAndLimitsTest {
             assertThat(ServePipelineTest.get(system, "/health/live").statusCode()).isEqualTo(200);
         }
     }
+
+    @Test
+    void aStoppingGatewayReportsNotReadyAndLetsOpenStreamsFinish() throws Exception {
+        ServeSettings settings = ServePipelineTest.settings(data.resolve("drain"));
+        settings.shutdownGrace = Duration.ofSeconds(30);
+        settings.drainDelay = Duration.ofSeconds(1);
+        ServeSystem system = ServeSystem.start(settings);
+        Thread stopper = null;
+        try {
+            ServePipelineTest.awaitReady(system);
+            CompletableFuture<HttpResponse<String>> running = ServePipelineTest.http.sendAsync(completion(system, 500),
+                    HttpResponse.BodyHandlers.ofString());
+            long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+            while (system.engine().stats().running() == 0 && System.nanoTime() < deadline) {
+                Thread.sleep(5);
+            }
+
+            // What the stop signal starts: out of the load balancer at once, still serving while it drains.
+            stopper = Thread.ofPlatform().start(system::close);
+            deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+            HttpResponse<String> readiness = ServePipelineTest.get(system, "/health/ready");
+            while (readiness.statusCode() == 200 && System.nanoTime() < deadline) {
+                Thread.sleep(5);
+                readiness = ServePipelineTest.get(system, "/health/ready");
+            }
+            assertThat(readiness.statusCode()).isEqualTo(503);
+            assertThat(JSON.readTree(readiness.body()).get("status").asText()).isEqualTo("draining");
+            assertThat(running).isNotDone();
+            HttpResponse<String> late = ServePipelineTest.http.send(completion(system, 2), HttpResponse.BodyHandlers.ofString());
+            assertThat(late.statusCode()).as("a request that reaches a draining gateway").isEqualTo(200);
+
+            List<String> chunks = ServePipelineTest.sse(running.get().body());
+            assertThat(chunks.getLast()).isEqualTo("[DONE]");
+            JsonNode last = JSON.readTree(chunks.get(chunks.size() - 2));
+            assertThat(last.get("choices").get(0).get("finish_reason").asText()).isEqualTo("length");
+        } finally {
+            if (stopper == null) {
+                system.close();
+            } else {
+                stopper.join(60_000);
+            }
+        }
+    }
 }
