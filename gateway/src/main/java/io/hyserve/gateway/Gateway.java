@@ -645,6 +645,11 @@ public final class Gateway extends VerticleBase {
             for (Exchange.Choice choice : exchange.choices) {
                 choicesByRequest.remove(choice.requestId);
             }
+            // Who asked and how much, never what: prompts, outputs and keys stay out of the logs.
+            log.atDebug().setMessage("request ended").addKeyValue("id", exchange.id).addKeyValue("keyName", exchange.key)
+                    .addKeyValue("choices", exchange.choices.size()).addKeyValue("tokens", exchange.usedTokens())
+                    .addKeyValue("finishReasons", exchange.choices.stream().map(c -> String.valueOf(c.finishReason)).toList())
+                    .log();
         }
     }
 

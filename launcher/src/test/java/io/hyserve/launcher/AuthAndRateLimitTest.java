@@ -3,6 +3,10 @@ package io.hyserve.launcher;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import ch.qos.logback.classic.Level;
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.hyserve.gateway.ApiKeys;
@@ -23,6 +27,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.slf4j.LoggerFactory;
 
 /** Bearer keys and per-key limits: 401 without a valid key, 429 with Retry-After over a limit. */
 class AuthAndRateLimitTest {
@@ -30,6 +35,7 @@ class AuthAndRateLimitTest {
     private static final String ALICE = "sk-alice-0123456789abcdef";
     private static final String BOB = "sk-bob-0123456789abcdef00";
     private static final String CAROL = "sk-carol-0123456789abcdef";
+    private static final String DAVE = "sk-dave-0123456789abcdef0";
 
     @TempDir
     static Path data;
@@ -39,7 +45,7 @@ class AuthAndRateLimitTest {
     static void start() throws Exception {
         ServeSettings settings = ServePipelineTest.settings(data);
         settings.security = new GatewayConfig.Security(
-                ApiKeys.parse(List.of("# team keys", "alice:" + ALICE, "bob:" + BOB, "carol:" + CAROL)),
+                ApiKeys.parse(List.of("# team keys", "alice:" + ALICE, "bob:" + BOB, "carol:" + CAROL, "dave:" + DAVE)),
                 new RateLimits(3, 100, 1), List.of(), null, null);
         system = ServeSystem.start(settings);
         ServePipelineTest.awaitReady(system); // health needs no key
@@ -124,5 +130,49 @@ class AuthAndRateLimitTest {
         assertThat(error(second).get("message").asText()).contains("concurrent");
         assertThat(second.headers().firstValue("Retry-After")).hasValue("1");
         assertThat(running.get().statusCode()).isEqualTo(200);
+    }
+
+    @Test
+    void neitherKeysNorPromptsNorOutputsReachTheLogs() throws Exception {
+        Logger hyserve = (Logger) LoggerFactory.getLogger("io.hyserve");
+        Level testLevel = hyserve.getLevel();
+        ListAppender<ILoggingEvent> captured = new ListAppender<>();
+        captured.start();
+        Logger root = (Logger) LoggerFactory.getLogger(Logger.ROOT_LOGGER_NAME);
+        root.addAppender(captured);
+        hyserve.setLevel(Level.DEBUG); // more than the shipped logback.xml logs (INFO)
+        String prompt = "zebra-7c1e private words";
+        String wrongKey = "sk-wrong-secret-5f3a9d";
+        List<String> texts = new java.util.ArrayList<>(List.of(prompt, DAVE, wrongKey));
+        try {
+            HttpResponse<String> chat = ServePipelineTest.http.send(HttpRequest.newBuilder(
+                    URI.create("http://127.0.0.1:" + system.port() + "/v1/chat/completions"))
+                    .header("Content-Type", "application/json").header("Authorization", "Bearer " + DAVE)
+                    .POST(HttpRequest.BodyPublishers.ofString(JSON.createObjectNode().put("model", ServePipelineTest.MODEL)
+                            .put("max_tokens", 4).put("ignore_eos", true).set("messages", JSON.createArrayNode()
+                                    .add(JSON.createObjectNode().put("role", "user").put("content", prompt))).toString()))
+                    .build(), HttpResponse.BodyHandlers.ofString());
+            assertThat(chat.statusCode()).as(chat.body()).isEqualTo(200);
+            texts.add(JSON.readTree(chat.body()).get("choices").get(0).get("message").get("content").asText());
+            assertThat(ServePipelineTest.http.send(HttpRequest.newBuilder(
+                    URI.create("http://127.0.0.1:" + system.port() + "/v1/completions"))
+                    .header("Content-Type", "application/json").header("Authorization", "Bearer " + DAVE)
+                    .POST(HttpRequest.BodyPublishers.ofString("{\"model\": \"" + prompt + "\", \"prompt\": [")).build(),
+                    HttpResponse.BodyHandlers.ofString()).statusCode()).isEqualTo(400);
+            assertThat(complete(wrongKey, 2).statusCode()).isEqualTo(401);
+        } finally {
+            hyserve.setLevel(testLevel);
+            root.detachAppender(captured);
+        }
+        assertThat(captured.list).as("the requests were logged at all").isNotEmpty();
+        for (ILoggingEvent event : captured.list) {
+            String logged = event.getFormattedMessage() + " " + event.getKeyValuePairs()
+                    + (event.getThrowableProxy() != null ? " " + event.getThrowableProxy().getMessage() : "");
+            for (String text : texts) {
+                if (!text.isBlank()) {
+                    assertThat(logged).as("log line of %s", event.getLoggerName()).doesNotContain(text);
+                }
+            }
+        }
     }
 }
