@@ -1,0 +1,180 @@
+package io.hyserve.kernels;
+
+import static jcuda.driver.JCudaDriver.cuCtxSetCurrent;
+import static jcuda.driver.JCudaDriver.cuDeviceGet;
+import static jcuda.driver.JCudaDriver.cuDeviceGetCount;
+import static jcuda.driver.JCudaDriver.cuDeviceGetName;
+import static jcuda.driver.JCudaDriver.cuDevicePrimaryCtxRelease;
+import static jcuda.driver.JCudaDriver.cuDevicePrimaryCtxRetain;
+import static jcuda.driver.JCudaDriver.cuInit;
+import static jcuda.driver.JCudaDriver.cuLaunchKernel;
+import static jcuda.driver.JCudaDriver.cuModuleGetFunction;
+import static jcuda.driver.JCudaDriver.cuModuleLoadData;
+import static jcuda.driver.JCudaDriver.cuModuleUnload;
+import static jcuda.driver.JCudaDriver.cuStreamCreate;
+import static jcuda.driver.JCudaDriver.cuStreamDestroy;
+import static jcuda.driver.JCudaDriver.cuStreamSynchronize;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.util.HashMap;
+import java.util.Map;
+import jcuda.CudaException;
+import jcuda.Pointer;
+import jcuda.driver.CUcontext;
+import jcuda.driver.CUdevice;
+import jcuda.driver.CUdeviceptr;
+import jcuda.driver.CUfunction;
+import jcuda.driver.CUmodule;
+import jcuda.driver.CUstream;
+import jcuda.driver.JCudaDriver;
+
+/**
+ * One CUDA device through JCuda's driver API: its primary context, one stream, and the kernel modules packaged
+ * in this jar (a cubin for sm_90a, else the compute_90a PTX for the driver to compile). Not thread-safe: one
+ * worker thread drives one device.
+ */
+public final class Gpu implements AutoCloseable {
+    private static final String KERNELS = "/io/hyserve/kernels/";
+    private static volatile Availability availability;
+
+    private final CUdevice device = new CUdevice();
+    private final CUcontext context = new CUcontext();
+    private final CUstream stream = new CUstream();
+    private final Map<String, CUmodule> modules = new HashMap<>();
+    private final Map<String, CUfunction> functions = new HashMap<>();
+    private final String name;
+
+    /** Whether a device can be opened here, and why not. */
+    public record Availability(boolean available, String reason) {}
+
+    private Gpu(int ordinal) {
+        cuDeviceGet(device, ordinal);
+        cuDevicePrimaryCtxRetain(context, device);
+        cuCtxSetCurrent(context);
+        cuStreamCreate(stream, 0);
+        byte[] buffer = new byte[256];
+        cuDeviceGetName(buffer, buffer.length, device);
+        String raw = new String(buffer, StandardCharsets.US_ASCII);
+        this.name = raw.substring(0, Math.max(0, raw.indexOf('\0')));
+    }
+
+    /**
+     * Probes once per process: the JCuda driver library (it needs libcuda.so.1, so it fails to link without an
+     * NVIDIA driver), a device, and the compiled kernels in this jar.
+     */
+    public static Availability availability() {
+        Availability known = availability;
+        if (known == null) {
+            known = probe();
+            availability = known;
+        }
+        return known;
+    }
+
+    private static Availability probe() {
+        if (Gpu.class.getResource(KERNELS + "rmsnorm.sm_90a.cubin") == null) {
+            return new Availability(false, "this build has no compiled kernels (nvcc was not found at build time)");
+        }
+        try {
+            JCudaDriver.setExceptionsEnabled(true);
+            cuInit(0);
+            int[] count = new int[1];
+            cuDeviceGetCount(count);
+            return count[0] > 0 ? new Availability(true, "%d CUDA device(s)".formatted(count[0]))
+                    : new Availability(false, "the CUDA driver reports no device");
+        } catch (LinkageError e) {
+            return new Availability(false, "no NVIDIA driver (libcuda.so.1) could be loaded: " + e.getMessage());
+        } catch (CudaException e) {
+            return new Availability(false, "CUDA driver error: " + e.getMessage());
+        }
+    }
+
+    /** Opens device {@code ordinal}; check {@link #availability()} first. */
+    public static Gpu open(int ordinal) {
+        Availability a = availability();
+        if (!a.available()) {
+            throw new IllegalStateException("no GPU: " + a.reason());
+        }
+        return new Gpu(ordinal);
+    }
+
+    public String name() {
+        return name;
+    }
+
+    /** A kernel of module {@code module} ({@code src/main/cuda/<module>.cu}), loaded on first use. */
+    private CUfunction function(String module, String kernel) {
+        return functions.computeIfAbsent(module + "/" + kernel, key -> {
+            CUfunction function = new CUfunction();
+            cuModuleGetFunction(function, modules.computeIfAbsent(module, this::load), kernel);
+            return function;
+        });
+    }
+
+    private CUmodule load(String module) {
+        CUmodule loaded = new CUmodule();
+        try {
+            cuModuleLoadData(loaded, resource(module + ".sm_90a.cubin"));
+        } catch (CudaException notThisArchitecture) {
+            // Another architecture than sm_90a: the driver compiles the PTX for it (NUL-terminated text).
+            byte[] ptx = resource(module + ".compute_90a.ptx");
+            byte[] terminated = java.util.Arrays.copyOf(ptx, ptx.length + 1);
+            cuModuleLoadData(loaded, terminated);
+        }
+        return loaded;
+    }
+
+    private static byte[] resource(String file) {
+        try (InputStream in = Gpu.class.getResourceAsStream(KERNELS + file)) {
+            if (in == null) {
+                throw new IllegalStateException("kernel binary " + file + " is not in this build");
+            }
+            return in.readAllBytes();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /**
+     * Queues kernel {@code kernel} of {@code module} on this device's stream. Arguments map to the kernel's
+     * parameters in order: {@link DeviceMemory} (or null) to a device pointer, Integer to int, Long to int64_t,
+     * Float to float.
+     */
+    void launch(String module, String kernel, int gridX, int gridY, int blockX, int sharedBytes, Object... args) {
+        Pointer[] params = new Pointer[args.length];
+        for (int i = 0; i < args.length; i++) {
+            params[i] = switch (args[i]) {
+                case null -> Pointer.to(new CUdeviceptr());
+                case DeviceMemory memory -> Pointer.to(memory.pointer());
+                case Integer v -> Pointer.to(new int[] {v});
+                case Long v -> Pointer.to(new long[] {v});
+                case Float v -> Pointer.to(new float[] {v});
+                default -> throw new IllegalArgumentException("kernel argument of type " + args[i].getClass());
+            };
+        }
+        cuLaunchKernel(function(module, kernel), gridX, gridY, 1, blockX, 1, 1, sharedBytes, stream,
+                Pointer.to(params), null);
+    }
+
+    /** Waits for everything queued so far. */
+    public void synchronize() {
+        cuStreamSynchronize(stream);
+    }
+
+    public DeviceMemory allocate(long bytes) {
+        return new DeviceMemory(bytes);
+    }
+
+    @Override
+    public void close() {
+        synchronize();
+        for (CUmodule module : modules.values()) {
+            cuModuleUnload(module);
+        }
+        cuStreamDestroy(stream);
+        cuDevicePrimaryCtxRelease(device);
+    }
+}
