@@ -5,8 +5,9 @@
 // Launch: grid = rows, block = 256 (any multiple of 32 up to 1024), no dynamic shared memory.
 #include "common.cuh"
 
-extern "C" __global__ void hy_rms_norm(float* __restrict__ out, const float* __restrict__ in,
-                                       const float* __restrict__ weight, int cols, float eps) {
+// out may be in: each thread rewrites only the elements it read.
+extern "C" __global__ void hy_rms_norm(float* out, const float* in, const float* __restrict__ weight, int cols,
+                                       float eps) {
     __shared__ float scratch[32];
     const float* x = in + static_cast<int64_t>(blockIdx.x) * cols;
     float* y = out + static_cast<int64_t>(blockIdx.x) * cols;

@@ -100,4 +100,59 @@ final class CpuReference {
         }
         return out;
     }
+
+    /** in (rows, k) @ weight (n, k)^T, weights already widened to float32. */
+    static float[] matmul(float[] in, float[] weight, int rows, int n, int k) {
+        float[] out = new float[rows * n];
+        for (int r = 0; r < rows; r++) {
+            for (int o = 0; o < n; o++) {
+                double sum = 0;
+                for (int i = 0; i < k; i++) {
+                    sum += (double) in[r * k + i] * weight[o * k + i];
+                }
+                out[r * n + o] = (float) sum;
+            }
+        }
+        return out;
+    }
+
+    /**
+     * Causal attention of token t (at positions[t] of sequence seq[t]) over its own keys and values, given in
+     * position order per sequence: keys[seq][p] (kvHeads × headDim), already unit-RMS when keyNorm is given.
+     */
+    static float[] attention(float[] queries, float[][][] keys, float[][][] values, float[] keyNorm, int[] positions,
+            int[] seq, int heads, int kvHeads, int headDim) {
+        float[] out = new float[queries.length];
+        int group = heads / kvHeads;
+        for (int t = 0; t < positions.length; t++) {
+            for (int h = 0; h < heads; h++) {
+                int kv = h / group;
+                int length = positions[t] + 1;
+                double[] scores = new double[length];
+                double max = Double.NEGATIVE_INFINITY;
+                for (int p = 0; p < length; p++) {
+                    double dot = 0;
+                    for (int i = 0; i < headDim; i++) {
+                        double q = queries[(t * heads + h) * headDim + i] * (keyNorm == null ? 1 : keyNorm[i]);
+                        dot += q * keys[seq[t]][p][kv * headDim + i];
+                    }
+                    scores[p] = dot / Math.sqrt(headDim);
+                    max = Math.max(max, scores[p]);
+                }
+                double sum = 0;
+                for (int p = 0; p < length; p++) {
+                    scores[p] = Math.exp(scores[p] - max);
+                    sum += scores[p];
+                }
+                for (int i = 0; i < headDim; i++) {
+                    double acc = 0;
+                    for (int p = 0; p < length; p++) {
+                        acc += scores[p] * values[seq[t]][p][kv * headDim + i];
+                    }
+                    out[(t * heads + h) * headDim + i] = (float) (acc / sum);
+                }
+            }
+        }
+        return out;
+    }
 }

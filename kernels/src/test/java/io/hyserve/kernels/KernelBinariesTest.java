@@ -53,7 +53,8 @@ class KernelBinariesTest {
             sources.add(source.getFileName().toString().replace(".cu", ""));
         }
         assertThat(sources).containsExactlyInAnyOrder(EmbeddingKernel.MODULE, RmsNormKernel.MODULE,
-                RopeQkNormKernel.MODULE, MoeRoutingKernel.MODULE, SiluMulKernel.MODULE);
+                RopeQkNormKernel.MODULE, MoeRoutingKernel.MODULE, SiluMulKernel.MODULE, MatmulKernel.MODULE,
+                ElementwiseKernel.MODULE, PagedAttentionKernel.MODULE);
     }
 
     private static List<Path> sources() throws IOException {

@@ -1,0 +1,216 @@
+package io.hyserve.kernels;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.util.Random;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The matmul, element-wise and paged-attention kernels against float64 references on random inputs. Tolerance:
+ * 1e-5 relative to the output's largest value (float32 accumulation over up to 6400 terms).
+ */
+class ForwardKernelsOnDeviceTest {
+    private static final float RELATIVE = 1e-5f;
+    private static Gpu gpu;
+    private final Random random = new Random(7);
+
+    @BeforeAll
+    static void open() {
+        if (Gpu.availability().available()) {
+            gpu = Gpu.open(0);
+        }
+    }
+
+    @BeforeEach
+    void requireGpu() {
+        assumeTrue(gpu != null, "no GPU: " + Gpu.availability().reason());
+    }
+
+    @AfterAll
+    static void close() {
+        if (gpu != null) {
+            gpu.close();
+        }
+    }
+
+    private float[] gaussian(int n) {
+        float[] values = new float[n];
+        for (int i = 0; i < n; i++) {
+            values[i] = (float) random.nextGaussian();
+        }
+        return values;
+    }
+
+    private DeviceMemory upload(float[] values) {
+        return gpu.allocate(4L * values.length).write(values);
+    }
+
+    private DeviceMemory upload(int[] values) {
+        return gpu.allocate(4L * values.length).write(values);
+    }
+
+    private static void assertClose(float[] actual, float[] expected) {
+        float largest = 0;
+        for (float e : expected) {
+            largest = Math.max(largest, Math.abs(e));
+        }
+        for (int i = 0; i < expected.length; i++) {
+            assertThat(actual[i]).as("element %d", i).isCloseTo(expected[i], within(RELATIVE * Math.max(1, largest)));
+        }
+    }
+
+    @Test
+    void matmulWithBf16AndF32WeightsForOneAndManyRows() {
+        int n = 300;
+        int k = 6400;
+        float[] weight = gaussian(n * k);
+        short[] bf16 = new short[weight.length];
+        float[] widened = new float[weight.length];
+        for (int i = 0; i < weight.length; i++) {
+            bf16[i] = (short) (Float.floatToIntBits(weight[i]) >>> 16);
+            widened[i] = Float.intBitsToFloat((bf16[i] & 0xffff) << 16);
+        }
+        MatmulKernel kernel = new MatmulKernel(gpu);
+        try (DeviceMemory wb = gpu.allocate(2L * bf16.length).write(bf16); DeviceMemory wf = upload(weight)) {
+            for (int rows : new int[] {1, 8, 19}) {
+                float[] in = gaussian(rows * k);
+                try (DeviceMemory x = upload(in); DeviceMemory out = gpu.allocate(4L * rows * n)) {
+                    float[] actual = new float[rows * n];
+                    kernel.multiply(out, x, wb, MatmulKernel.WeightType.BF16, rows, n, k);
+                    out.read(actual);
+                    assertClose(actual, CpuReference.matmul(in, widened, rows, n, k));
+                    kernel.multiply(out, x, wf, MatmulKernel.WeightType.F32, rows, n, k);
+                    out.read(actual);
+                    assertClose(actual, CpuReference.matmul(in, weight, rows, n, k));
+                }
+            }
+        }
+    }
+
+    @Test
+    void aRowsProductsDoNotDependOnTheRowsBesideIt() {
+        int n = 64;
+        int k = 1280;
+        float[] weight = gaussian(n * k);
+        float[] batch = gaussian(13 * k);
+        float[] alone = java.util.Arrays.copyOfRange(batch, 12 * k, 13 * k);
+        MatmulKernel kernel = new MatmulKernel(gpu);
+        try (DeviceMemory w = upload(weight); DeviceMemory xb = upload(batch); DeviceMemory xa = upload(alone);
+                DeviceMemory ob = gpu.allocate(4L * 13 * n); DeviceMemory oa = gpu.allocate(4L * n)) {
+            kernel.multiply(ob, xb, w, MatmulKernel.WeightType.F32, 13, n, k);
+            kernel.multiply(oa, xa, w, MatmulKernel.WeightType.F32, 1, n, k);
+            float[] batched = new float[13 * n];
+            float[] single = new float[n];
+            ob.read(batched);
+            oa.read(single);
+            assertThat(java.util.Arrays.copyOfRange(batched, 12 * n, 13 * n)).containsExactly(single);
+        }
+    }
+
+    @Test
+    void gatherScatterAndCombine() {
+        int cols = 1280;
+        float[] in = gaussian(6 * cols);
+        int[] rows = {5, 0, 3};
+        ElementwiseKernel kernel = new ElementwiseKernel(gpu);
+        try (DeviceMemory x = upload(in); DeviceMemory r = upload(rows); DeviceMemory gathered = gpu.allocate(4L * 3 * cols);
+                DeviceMemory back = upload(new float[6 * cols])) {
+            kernel.gatherRows(gathered, x, r, 3, cols);
+            kernel.scatterRows(back, gathered, r, 3, cols);
+            float[] result = new float[6 * cols];
+            back.read(result);
+            for (int row : rows) {
+                assertThat(java.util.Arrays.copyOfRange(result, row * cols, (row + 1) * cols))
+                        .containsExactly(java.util.Arrays.copyOfRange(in, row * cols, (row + 1) * cols));
+            }
+        }
+        int tokens = 4;
+        int topK = 2;
+        float[] out = gaussian(tokens * cols);
+        float[] expertOut = gaussian(tokens * topK * cols);
+        float[] weights = gaussian(tokens * topK);
+        try (DeviceMemory o = upload(out); DeviceMemory e = upload(expertOut); DeviceMemory w = upload(weights)) {
+            kernel.moeCombine(o, e, w, tokens, topK, cols);
+            float[] actual = new float[out.length];
+            o.read(actual);
+            float[] expected = out.clone();
+            for (int t = 0; t < tokens; t++) {
+                for (int c = 0; c < cols; c++) {
+                    float sum = 0;
+                    for (int j = 0; j < topK; j++) {
+                        sum += weights[t * topK + j] * expertOut[(t * topK + j) * cols + c];
+                    }
+                    expected[t * cols + c] += sum;
+                }
+            }
+            assertClose(actual, expected);
+        }
+    }
+
+    @Test
+    void pagedAttentionOverScatteredBlocksWithGqaAndKeyNorm() {
+        int heads = 8;
+        int kvHeads = 2;
+        int headDim = 128;
+        int blockSize = 16;
+        int[] lengths = {1, 300, 37};
+        int[][] tables = {{9}, {3, 0, 12, 5, 7, 1, 2, 4, 6, 8, 10, 11, 13, 14, 15, 16, 17, 18, 19}, {20, 21, 22}};
+        int maxBlocks = 19;
+        long slots = 23L * blockSize;
+        int kvCols = kvHeads * headDim;
+        float[][][] keys = new float[lengths.length][][];
+        float[][][] values = new float[lengths.length][][];
+        float[] keyNorm = gaussian(headDim);
+        PagedAttentionKernel kernel = new PagedAttentionKernel(gpu);
+        try (DeviceMemory poolMemory = gpu.allocate(4L * 2 * slots * kvCols)) {
+            PagedAttentionKernel.Pool pool = new PagedAttentionKernel.Pool(poolMemory, kvHeads, headDim, blockSize, slots);
+            for (int s = 0; s < lengths.length; s++) {
+                int n = lengths[s];
+                float[] k = gaussian(n * kvCols);
+                float[] v = gaussian(n * kvCols);
+                int[] slotOf = new int[n];
+                keys[s] = new float[n][kvCols];
+                values[s] = new float[n][kvCols];
+                for (int p = 0; p < n; p++) {
+                    slotOf[p] = tables[s][p / blockSize] * blockSize + p % blockSize;
+                    for (int h = 0; h < kvHeads; h++) {
+                        double squares = 0;
+                        for (int i = 0; i < headDim; i++) {
+                            squares += k[p * kvCols + h * headDim + i] * k[p * kvCols + h * headDim + i];
+                        }
+                        double inverse = 1 / Math.sqrt(squares / headDim + 1e-5);
+                        for (int i = 0; i < headDim; i++) {
+                            keys[s][p][h * headDim + i] = (float) (k[p * kvCols + h * headDim + i] * inverse);
+                            values[s][p][h * headDim + i] = v[p * kvCols + h * headDim + i];
+                        }
+                    }
+                }
+                try (DeviceMemory dk = upload(k); DeviceMemory dv = upload(v); DeviceMemory ds = upload(slotOf)) {
+                    kernel.writeKv(pool, 0, dk, kvCols, dv, kvCols, ds, n, true, 1e-5f);
+                }
+            }
+            // One step: the last position of each sequence and two middle positions of the long one.
+            int[] positions = {0, 299, 36, 150, 15};
+            int[] sequence = {0, 1, 2, 1, 1};
+            int[] flatTables = new int[lengths.length * maxBlocks];
+            for (int s = 0; s < tables.length; s++) {
+                System.arraycopy(tables[s], 0, flatTables, s * maxBlocks, tables[s].length);
+            }
+            float[] queries = gaussian(positions.length * heads * headDim);
+            try (DeviceMemory q = upload(queries); DeviceMemory o = gpu.allocate(4L * queries.length);
+                    DeviceMemory kn = upload(keyNorm); DeviceMemory pos = upload(positions);
+                    DeviceMemory seq = upload(sequence); DeviceMemory bt = upload(flatTables)) {
+                kernel.attend(o, q, pool, 0, kn, pos, seq, bt, maxBlocks, positions.length, heads);
+                float[] actual = new float[queries.length];
+                o.read(actual);
+                assertClose(actual, CpuReference.attention(queries, keys, values, keyNorm, positions, sequence, heads,
+                        kvHeads, headDim));
+            }
+        }
+    }
+}
