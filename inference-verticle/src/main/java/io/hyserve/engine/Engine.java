@@ -3,6 +3,7 @@ package io.hyserve.engine;
 import io.hyserve.engine.backend.Backend;
 import io.hyserve.engine.backend.KvLayout;
 import io.hyserve.engine.backend.cpu.CpuBackend;
+import io.hyserve.engine.backend.cuda.CudaBackend;
 import io.hyserve.engine.kv.KvCacheManager;
 import io.hyserve.engine.model.HunyuanConfig;
 import io.hyserve.engine.model.HunyuanModel;
@@ -11,6 +12,7 @@ import io.hyserve.engine.sample.GenerationDefaults;
 import io.hyserve.engine.sample.Sampling;
 import io.hyserve.engine.sample.SamplingParams;
 import io.hyserve.engine.tokenizer.HyTokenizer;
+import io.hyserve.kernels.Gpu;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.UUID;
@@ -99,13 +101,18 @@ public final class Engine implements AutoCloseable {
         return switch (config.device()) {
             case "cpu" -> CpuBackend.vector(config.threads(), config.residentWeights());
             case "cpu-scalar" -> CpuBackend.scalar(config.threads());
+            case "cuda" -> CudaBackend.open(0);
             case "auto" -> {
-                // The best backend this build has; only the CPU one exists so far, so a GPU here goes unused.
-                log.atInfo().setMessage("device auto: this build has no GPU backend; running on the CPU backend").log();
+                Gpu.Availability gpu = Gpu.availability();
+                if (gpu.available()) {
+                    yield CudaBackend.open(0);
+                }
+                log.atInfo().setMessage("device auto: no usable GPU, running on the CPU backend")
+                        .addKeyValue("reason", gpu.reason()).log();
                 yield CpuBackend.vector(config.threads(), config.residentWeights());
             }
             default -> throw new IllegalArgumentException(
-                    "unknown device '%s'; expected auto, cpu or cpu-scalar".formatted(config.device()));
+                    "unknown device '%s'; expected auto, cuda, cpu or cpu-scalar".formatted(config.device()));
         };
     }
 

@@ -8,8 +8,8 @@ import java.util.Objects;
  *
  * @param modelDirectory HunYuan checkpoint folder (config.json + safetensors)
  * @param tokenizerDirectory folder with hy.tiktoken and tokenizer_config.json
- * @param device {@code cpu} (Vector API kernels), {@code cpu-scalar} (their plain twin) or {@code auto} (the best one
- *     this build has)
+ * @param device {@code cpu} (Vector API kernels), {@code cpu-scalar} (their plain twin), {@code cuda} (GPU 0) or
+ *     {@code auto} (the GPU when one is usable, else the CPU)
  * @param threads CPU worker threads for the kernels
  * @param kvCacheBytes memory budget of the paged KV pool
  * @param blockSize token positions per KV block

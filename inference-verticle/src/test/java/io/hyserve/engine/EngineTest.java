@@ -215,10 +215,16 @@ class EngineTest {
     }
 
     @Test
-    void deviceAutoRunsOnTheBestBackendThisBuildHasAndUnknownDevicesAreRefused() {
+    void deviceAutoTakesTheGpuWhenUsableElseTheCpuAndUnknownDevicesAreRefused() {
+        boolean gpu = io.hyserve.kernels.Gpu.availability().available();
         try (Engine auto = Engine.start(EngineConfig.builder(Fixtures.model(Fixtures.BF16_MODEL), Fixtures.tokenizer())
                 .threads(1).device("auto").build(), io.hyserve.engine.model.LoadProgress.NONE)) {
-            assertThat(auto.backendName()).startsWith("cpu-vector (");
+            assertThat(auto.backendName()).startsWith(gpu ? "cuda (" : "cpu-vector (");
+        }
+        if (!gpu) {
+            assertThatThrownBy(() -> Engine.start(EngineConfig.builder(Fixtures.model(Fixtures.BF16_MODEL),
+                    Fixtures.tokenizer()).device("cuda").build(), io.hyserve.engine.model.LoadProgress.NONE))
+                    .isInstanceOf(IllegalStateException.class).hasMessageContaining("no GPU: ");
         }
         assertThatThrownBy(() -> Engine.start(EngineConfig.builder(Fixtures.model(Fixtures.BF16_MODEL),
                 Fixtures.tokenizer()).device("tpu").build(), io.hyserve.engine.model.LoadProgress.NONE))

@@ -4,7 +4,9 @@ import static jcuda.driver.JCudaDriver.cuMemAlloc;
 import static jcuda.driver.JCudaDriver.cuMemFree;
 import static jcuda.driver.JCudaDriver.cuMemcpyDtoH;
 import static jcuda.driver.JCudaDriver.cuMemcpyHtoD;
+import static jcuda.driver.JCudaDriver.cuMemsetD32;
 
+import java.lang.foreign.MemorySegment;
 import jcuda.Pointer;
 import jcuda.driver.CUdeviceptr;
 
@@ -13,10 +15,14 @@ import jcuda.driver.CUdeviceptr;
  * for the kernels queued before them on the device's (blocking) stream; pinned buffers come with the backend.
  */
 public final class DeviceMemory implements AutoCloseable {
+    /** Largest piece of a host segment copied at once (a ByteBuffer holds at most 2 GiB). */
+    private static final long COPY_CHUNK = 1L << 30;
+    private final Gpu gpu;
     private final CUdeviceptr pointer = new CUdeviceptr();
     private final long bytes;
 
-    DeviceMemory(long bytes) {
+    DeviceMemory(Gpu gpu, long bytes) {
+        this.gpu = gpu;
         this.bytes = bytes;
         cuMemAlloc(pointer, Math.max(1, bytes));
     }
@@ -42,6 +48,25 @@ public final class DeviceMemory implements AutoCloseable {
         return copyIn(Pointer.to(data), 2L * data.length);
     }
 
+    /** The whole of a host segment (a mapped checkpoint tensor, say), from the start of this allocation. */
+    public DeviceMemory write(MemorySegment segment) {
+        requireFits(segment.byteSize());
+        gpu.bind();
+        for (long offset = 0; offset < segment.byteSize(); offset += COPY_CHUNK) {
+            long size = Math.min(COPY_CHUNK, segment.byteSize() - offset);
+            java.nio.ByteBuffer piece = segment.asSlice(offset, size).asByteBuffer();
+            cuMemcpyHtoD(pointer.withByteOffset(offset), piece.isDirect() ? Pointer.to(piece)
+                    : Pointer.to(segment.asSlice(offset, size).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE)), size);
+        }
+        return this;
+    }
+
+    /** Sets every 32-bit word to zero. */
+    public void zero() {
+        gpu.bind();
+        cuMemsetD32(pointer, 0, bytes / 4);
+    }
+
     public void read(float[] into) {
         copyOut(Pointer.to(into), 4L * into.length);
     }
@@ -52,12 +77,14 @@ public final class DeviceMemory implements AutoCloseable {
 
     private DeviceMemory copyIn(Pointer host, long size) {
         requireFits(size);
+        gpu.bind();
         cuMemcpyHtoD(pointer, host, size);
         return this;
     }
 
     private void copyOut(Pointer host, long size) {
         requireFits(size);
+        gpu.bind();
         cuMemcpyDtoH(host, pointer, size);
     }
 
@@ -69,6 +96,7 @@ public final class DeviceMemory implements AutoCloseable {
 
     @Override
     public void close() {
+        gpu.bind();
         cuMemFree(pointer);
     }
 }

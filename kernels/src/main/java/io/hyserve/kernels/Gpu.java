@@ -46,6 +46,8 @@ public final class Gpu implements AutoCloseable {
     private final Map<String, CUmodule> modules = new HashMap<>();
     private final Map<String, CUfunction> functions = new HashMap<>();
     private final String name;
+    /** The device whose context each thread last bound; the driver keeps the current context per thread. */
+    private static final ThreadLocal<Gpu> BOUND = new ThreadLocal<>();
 
     /** Whether a device can be opened here, and why not. */
     public record Availability(boolean available, String reason) {}
@@ -53,7 +55,7 @@ public final class Gpu implements AutoCloseable {
     private Gpu(int ordinal) {
         cuDeviceGet(device, ordinal);
         cuDevicePrimaryCtxRetain(context, device);
-        cuCtxSetCurrent(context);
+        bind();
         cuStreamCreate(stream, 0);
         byte[] buffer = new byte[256];
         cuDeviceGetName(buffer, buffer.length, device);
@@ -105,6 +107,14 @@ public final class Gpu implements AutoCloseable {
         return name;
     }
 
+    /** Makes this device's context current on the calling thread (model loading and the engine differ). */
+    void bind() {
+        if (BOUND.get() != this) {
+            cuCtxSetCurrent(context);
+            BOUND.set(this);
+        }
+    }
+
     /** A kernel of module {@code module} ({@code src/main/cuda/<module>.cu}), loaded on first use. */
     private CUfunction function(String module, String kernel) {
         return functions.computeIfAbsent(module + "/" + kernel, key -> {
@@ -144,6 +154,7 @@ public final class Gpu implements AutoCloseable {
      * Float to float.
      */
     void launch(String module, String kernel, int gridX, int gridY, int blockX, int sharedBytes, Object... args) {
+        bind();
         Pointer[] params = new Pointer[args.length];
         for (int i = 0; i < args.length; i++) {
             params[i] = switch (args[i]) {
@@ -161,16 +172,19 @@ public final class Gpu implements AutoCloseable {
 
     /** Waits for everything queued so far. */
     public void synchronize() {
+        bind();
         cuStreamSynchronize(stream);
     }
 
     public DeviceMemory allocate(long bytes) {
-        return new DeviceMemory(bytes);
+        bind();
+        return new DeviceMemory(this, bytes);
     }
 
     @Override
     public void close() {
         synchronize();
+        BOUND.remove();
         for (CUmodule module : modules.values()) {
             cuModuleUnload(module);
         }

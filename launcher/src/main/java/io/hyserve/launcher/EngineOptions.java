@@ -15,7 +15,7 @@ final class EngineOptions {
             description = "Folder with hy.tiktoken (default: the model folder if it has one, else the bundled tokenizer)")
     Path tokenizer;
 
-    @Option(names = "--device", defaultValue = "cpu", description = "auto, cpu or cpu-scalar (default: ${DEFAULT-VALUE})")
+    @Option(names = "--device", defaultValue = "cpu", description = "auto, cuda, cpu or cpu-scalar; auto takes the GPU when one is usable (default: ${DEFAULT-VALUE})")
     String device;
 
     @Option(names = "--threads", description = "CPU kernel threads (default: all cores)")

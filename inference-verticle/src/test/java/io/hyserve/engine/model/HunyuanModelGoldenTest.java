@@ -2,14 +2,17 @@ package io.hyserve.engine.model;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.hyserve.engine.backend.Backend;
 import io.hyserve.engine.backend.Routing;
 import io.hyserve.engine.backend.cpu.CpuBackend;
+import io.hyserve.engine.backend.cuda.CudaBackend;
 import io.hyserve.engine.testing.Fixtures;
 import io.hyserve.engine.testing.GoldenTensors;
 import io.hyserve.engine.testing.SingleSequence;
+import io.hyserve.kernels.Gpu;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -23,7 +26,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * The forward pass against the independent float64 reference (golden.json / golden.safetensors) of both
- * tiny checkpoints, on the vectorised CPU backend and on its scalar twin.
+ * tiny checkpoints, on the vectorised CPU backend, its scalar twin, and the CUDA backend where a GPU is usable.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class HunyuanModelGoldenTest {
@@ -33,7 +36,7 @@ class HunyuanModelGoldenTest {
     Stream<Arguments> modelsAndBackends() {
         List<Arguments> out = new ArrayList<>();
         for (String model : List.of(Fixtures.F32_MODEL, Fixtures.BF16_MODEL)) {
-            for (String backend : List.of("cpu-vector", "cpu-scalar")) {
+            for (String backend : List.of("cpu-vector", "cpu-scalar", "cuda")) {
                 out.add(Arguments.of(model, backend));
             }
         }
@@ -52,8 +55,16 @@ class HunyuanModelGoldenTest {
     }
 
     private HunyuanModel model(String name, String backendName) {
+        if (backendName.equals("cuda")) {
+            Gpu.Availability gpu = Gpu.availability();
+            assumeTrue(gpu.available(), "no GPU: " + gpu.reason());
+        }
         return models.computeIfAbsent(name + "/" + backendName, key -> {
-            Backend backend = backendName.equals("cpu-vector") ? CpuBackend.vector(2) : CpuBackend.scalar(2);
+            Backend backend = switch (backendName) {
+                case "cpu-vector" -> CpuBackend.vector(2);
+                case "cpu-scalar" -> CpuBackend.scalar(2);
+                default -> CudaBackend.open(0);
+            };
             backends.add(backend);
             return HunyuanModel.load(Fixtures.model(name), backend, LoadProgress.NONE);
         });

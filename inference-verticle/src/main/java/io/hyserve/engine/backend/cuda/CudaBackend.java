@@ -1,0 +1,414 @@
+package io.hyserve.engine.backend.cuda;
+
+import io.hyserve.engine.backend.Activations;
+import io.hyserve.engine.backend.Backend;
+import io.hyserve.engine.backend.ExpertWeights;
+import io.hyserve.engine.backend.KvLayout;
+import io.hyserve.engine.backend.KvStorage;
+import io.hyserve.engine.backend.Routing;
+import io.hyserve.engine.backend.StepLayout;
+import io.hyserve.engine.backend.Weight;
+import io.hyserve.engine.load.DType;
+import io.hyserve.engine.load.Tensor;
+import io.hyserve.kernels.DeviceMemory;
+import io.hyserve.kernels.ElementwiseKernel;
+import io.hyserve.kernels.EmbeddingKernel;
+import io.hyserve.kernels.Gpu;
+import io.hyserve.kernels.MatmulKernel;
+import io.hyserve.kernels.MoeRoutingKernel;
+import io.hyserve.kernels.PagedAttentionKernel;
+import io.hyserve.kernels.RmsNormKernel;
+import io.hyserve.kernels.RopeQkNormKernel;
+import io.hyserve.kernels.SiluMulKernel;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.lang.ref.Cleaner;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The forward pass's operations on an NVIDIA GPU through the kernels module: weights stay as the checkpoint
+ * stores them (BF16, F16 or F32) in device memory, activations and the paged KV pool are float32 there, and every
+ * operation is one or a few kernel launches on the device's stream. Host arrays in the interface (token ids,
+ * rotary tables, step layouts, routing decisions) cross in small synchronous copies.
+ *
+ * <p>MoE runs as a loop over the step's active experts (gather, gate/up, SwiGLU, down, scatter) and one combine:
+ * the unfused baseline that the fused grouped-GEMM kernel is measured against.
+ */
+public final class CudaBackend implements Backend {
+    private static final ValueLayout.OfShort HALF = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfFloat FLOAT = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    /** Activations have no close in the Backend API; their device memory goes when they become unreachable. */
+    private static final Cleaner CLEANER = Cleaner.create();
+
+    private final Gpu gpu;
+    private final EmbeddingKernel embedding;
+    private final RmsNormKernel norm;
+    private final RopeQkNormKernel rope;
+    private final MatmulKernel matmul;
+    private final ElementwiseKernel elementwise;
+    private final PagedAttentionKernel attention;
+    private final SiluMulKernel siluMul;
+    private final MoeRoutingKernel routing;
+    private final Map<String, DeviceMemory> scratch = new HashMap<>();
+    private final List<DeviceMemory> weights = new ArrayList<>();
+    private long weightBytesRead;
+    private long flops;
+
+    private CudaBackend(Gpu gpu) {
+        this.gpu = gpu;
+        this.embedding = new EmbeddingKernel(gpu);
+        this.norm = new RmsNormKernel(gpu);
+        this.rope = new RopeQkNormKernel(gpu);
+        this.matmul = new MatmulKernel(gpu);
+        this.elementwise = new ElementwiseKernel(gpu);
+        this.attention = new PagedAttentionKernel(gpu);
+        this.siluMul = new SiluMulKernel(gpu);
+        this.routing = new MoeRoutingKernel(gpu);
+    }
+
+    /** Opens GPU {@code ordinal}; fails with the reason when there is none ({@link Gpu#availability()}). */
+    public static CudaBackend open(int ordinal) {
+        return new CudaBackend(Gpu.open(ordinal));
+    }
+
+    @Override
+    public String name() {
+        return "cuda (" + gpu.name() + ")";
+    }
+
+    @Override
+    public Weight upload(Tensor tensor) {
+        long[] shape = tensor.shape();
+        if (shape.length < 1 || shape.length > 2 || shape[shape.length - 1] > Integer.MAX_VALUE
+                || (shape.length == 2 && shape[0] > Integer.MAX_VALUE)) {
+            throw new IllegalArgumentException("tensor '%s' has shape %s; the CUDA backend takes vectors and matrices"
+                    .formatted(tensor.name(), tensor.shapeString()));
+        }
+        int rows = shape.length == 2 ? (int) shape[0] : 1;
+        int cols = (int) shape[shape.length - 1];
+        DType dtype = tensor.requireReadableDtype();
+        DeviceMemory memory;
+        MatmulKernel.WeightType type;
+        if (rows == 1) {
+            // Norm weights and biases feed float32 element-wise kernels.
+            memory = gpu.allocate(4L * cols).write(widen(tensor.data(), dtype, cols));
+            type = MatmulKernel.WeightType.F32;
+        } else {
+            memory = gpu.allocate(tensor.data().byteSize()).write(tensor.data());
+            type = switch (dtype) {
+                case BF16 -> MatmulKernel.WeightType.BF16;
+                case F16 -> MatmulKernel.WeightType.F16;
+                case F32 -> MatmulKernel.WeightType.F32;
+            };
+        }
+        weights.add(memory);
+        return new CudaWeight(memory, type, rows, cols, (long) rows * cols * dtype.byteSize());
+    }
+
+    private static float[] widen(MemorySegment data, DType dtype, int n) {
+        float[] out = new float[n];
+        for (int i = 0; i < n; i++) {
+            out[i] = switch (dtype) {
+                case F32 -> data.get(FLOAT, 4L * i);
+                case BF16 -> Float.intBitsToFloat((data.get(HALF, 2L * i) & 0xffff) << 16);
+                case F16 -> Float.float16ToFloat(data.get(HALF, 2L * i));
+            };
+        }
+        return out;
+    }
+
+    @Override
+    public Activations allocate(int rows, int cols) {
+        DeviceMemory memory = gpu.allocate(4L * rows * cols);
+        CudaActivations activations = new CudaActivations(memory, rows, cols);
+        CLEANER.register(activations, memory::close);
+        return activations;
+    }
+
+    @Override
+    public KvStorage allocateKv(KvLayout layout) {
+        long slots = (long) layout.numBlocks() * layout.blockSize();
+        DeviceMemory memory = gpu.allocate(layout.totalBytes());
+        return new CudaKvStorage(layout, new PagedAttentionKernel.Pool(memory, layout.numKvHeads(), layout.headDim(),
+                layout.blockSize(), slots));
+    }
+
+    @Override
+    public long weightBytesRead() {
+        return weightBytesRead;
+    }
+
+    @Override
+    public long flops() {
+        return flops;
+    }
+
+    @Override
+    public float[] toHost(Activations activations) {
+        CudaActivations a = cuda(activations);
+        float[] host = new float[a.rows() * a.cols()];
+        a.memory().read(host);
+        return host;
+    }
+
+    @Override
+    public void toHost(Activations activations, float[] destination) {
+        CudaActivations a = cuda(activations);
+        if (destination.length == a.rows() * a.cols()) {
+            a.memory().read(destination);
+        } else {
+            System.arraycopy(toHost(activations), 0, destination, 0, a.rows() * a.cols());
+        }
+    }
+
+    @Override
+    public void embed(Activations out, Weight table, int[] ids) {
+        CudaActivations o = cuda(out);
+        CudaWeight w = cuda(table);
+        requireShape(o, ids.length, w.cols());
+        for (int id : ids) {
+            if (id < 0 || id >= w.rows()) {
+                throw new IllegalArgumentException("token id %d is outside the vocabulary [0, %d)".formatted(id, w.rows()));
+            }
+        }
+        if (w.type() == MatmulKernel.WeightType.F16) {
+            throw new IllegalArgumentException("F16 embedding tables are not supported on the GPU");
+        }
+        embedding.gather(o.memory(), w.memory(), w.type() == MatmulKernel.WeightType.BF16, ints("ids", ids), ids.length,
+                w.cols());
+    }
+
+    @Override
+    public void rmsNorm(Activations out, Activations in, Weight weight, float eps) {
+        CudaActivations o = cuda(out);
+        CudaActivations x = cuda(in);
+        requireShape(o, x.rows(), x.cols());
+        requireVector(weight, x.cols());
+        norm.rmsNorm(o.memory(), x.memory(), cuda(weight).memory(), x.rows(), x.cols(), eps);
+    }
+
+    @Override
+    public void headRmsNorm(Activations x, int numHeads, Weight weight, float eps) {
+        CudaActivations a = cuda(x);
+        int d = a.cols() / numHeads;
+        requireVector(weight, d);
+        norm.rmsNorm(a.memory(), a.memory(), cuda(weight).memory(), a.rows() * numHeads, d, eps);
+    }
+
+    @Override
+    public void matmul(Activations out, Activations in, Weight weight) {
+        CudaActivations o = cuda(out);
+        CudaActivations x = cuda(in);
+        CudaWeight w = cuda(weight);
+        if (x.cols() != w.cols()) {
+            throw new IllegalArgumentException("matmul input has %d columns, weight has %d".formatted(x.cols(), w.cols()));
+        }
+        requireShape(o, x.rows(), w.rows());
+        weightBytesRead += w.byteSize();
+        flops += 2L * x.rows() * w.rows() * w.cols();
+        matmul.multiply(o.memory(), x.memory(), w.memory(), w.type(), x.rows(), w.rows(), w.cols());
+    }
+
+    @Override
+    public void addBias(Activations x, Weight bias) {
+        CudaActivations a = cuda(x);
+        requireVector(bias, a.cols());
+        elementwise.addBias(a.memory(), cuda(bias).memory(), a.rows(), a.cols());
+    }
+
+    @Override
+    public void zero(Activations x) {
+        cuda(x).memory().zero();
+    }
+
+    @Override
+    public void add(Activations acc, Activations x) {
+        CudaActivations a = cuda(acc);
+        CudaActivations b = cuda(x);
+        requireShape(a, b.rows(), b.cols());
+        elementwise.add(a.memory(), b.memory(), (long) a.rows() * a.cols());
+    }
+
+    @Override
+    public void rope(Activations x, int numHeads, float[] cos, float[] sin) {
+        CudaActivations a = cuda(x);
+        rope.apply(a.memory(), floats("cos", cos), floats("sin", sin), null, a.rows(), numHeads, a.cols() / numHeads, 0f);
+    }
+
+    @Override
+    public void writeKv(KvStorage kv, int kvLayer, Activations keys, Activations values, StepLayout step,
+            boolean unitRmsKeys, float eps) {
+        CudaKvStorage store = (CudaKvStorage) kv;
+        CudaActivations k = cuda(keys);
+        CudaActivations v = cuda(values);
+        attention.writeKv(store.pool(), kvLayer, k.memory(), k.cols(), v.memory(), v.cols(),
+                ints("slots", step.slots()), step.numTokens(), unitRmsKeys, eps);
+    }
+
+    @Override
+    public void attention(Activations out, Activations queries, KvStorage kv, int kvLayer, Weight keyNorm,
+            StepLayout step) {
+        CudaKvStorage store = (CudaKvStorage) kv;
+        CudaActivations q = cuda(queries);
+        CudaActivations o = cuda(out);
+        requireShape(o, q.rows(), q.cols());
+        int d = store.layout().headDim();
+        int heads = q.cols() / d;
+        long work = 0;
+        for (int position : step.positions()) {
+            work += (long) (position + 1) * d * heads * 2;
+        }
+        flops += 2 * work;
+        int[][] tables = step.blockTables();
+        int maxBlocks = 1;
+        for (int[] table : tables) {
+            maxBlocks = Math.max(maxBlocks, table.length);
+        }
+        int[] flat = new int[tables.length * maxBlocks];
+        for (int s = 0; s < tables.length; s++) {
+            System.arraycopy(tables[s], 0, flat, s * maxBlocks, tables[s].length);
+        }
+        attention.attend(o.memory(), q.memory(), store.pool(), kvLayer, keyNorm == null ? null : cuda(keyNorm).memory(),
+                ints("positions", step.positions()), ints("sequences", step.tokenSequence()), ints("tables", flat),
+                maxBlocks, step.numTokens(), heads);
+    }
+
+    @Override
+    public void siluMul(Activations gate, Activations up) {
+        CudaActivations g = cuda(gate);
+        CudaActivations u = cuda(up);
+        requireShape(g, u.rows(), u.cols());
+        siluMul.apply(g.memory(), u.memory(), (long) g.rows() * g.cols());
+    }
+
+    @Override
+    public Routing route(Activations routerLogits, int topK) {
+        CudaActivations logits = cuda(routerLogits);
+        int tokens = logits.rows();
+        DeviceMemory experts = scratch("route.experts", 4L * tokens * topK);
+        DeviceMemory combine = scratch("route.weights", 4L * tokens * topK);
+        routing.route(logits.memory(), experts, combine, tokens, logits.cols(), topK);
+        int[] chosen = new int[tokens * topK];
+        float[] weightsOut = new float[tokens * topK];
+        experts.read(chosen);
+        combine.read(weightsOut);
+        return new Routing(topK, chosen, weightsOut);
+    }
+
+    @Override
+    public void moeExperts(Activations out, Activations in, Routing decisions, ExpertWeights[] experts) {
+        CudaActivations o = cuda(out);
+        CudaActivations x = cuda(in);
+        int hidden = x.cols();
+        int topK = decisions.topK();
+        int tokens = decisions.numTokens();
+        int[] chosen = decisions.experts();
+        DeviceMemory expertOut = scratch("moe.out", 4L * tokens * topK * hidden);
+        for (int e = 0; e < experts.length; e++) {
+            int count = 0;
+            for (int expert : chosen) {
+                count += expert == e ? 1 : 0;
+            }
+            if (count == 0) {
+                continue;
+            }
+            int[] picks = new int[count]; // indices into the (token, k) list
+            int[] sourceRows = new int[count];
+            for (int i = 0, n = 0; i < chosen.length; i++) {
+                if (chosen[i] == e) {
+                    picks[n] = i;
+                    sourceRows[n++] = i / topK;
+                }
+            }
+            CudaWeight gate = cuda(experts[e].gate());
+            CudaWeight up = cuda(experts[e].up());
+            CudaWeight down = cuda(experts[e].down());
+            int intermediate = gate.rows();
+            DeviceMemory gathered = scratch("moe.in", 4L * count * hidden);
+            DeviceMemory gateOut = scratch("moe.gate", 4L * count * intermediate);
+            DeviceMemory upOut = scratch("moe.up", 4L * count * intermediate);
+            DeviceMemory downOut = scratch("moe.down", 4L * count * hidden);
+            elementwise.gatherRows(gathered, x.memory(), ints("moe.rows", sourceRows), count, hidden);
+            matmul.multiply(gateOut, gathered, gate.memory(), gate.type(), count, intermediate, hidden);
+            matmul.multiply(upOut, gathered, up.memory(), up.type(), count, intermediate, hidden);
+            siluMul.apply(gateOut, upOut, (long) count * intermediate);
+            matmul.multiply(downOut, gateOut, down.memory(), down.type(), count, hidden, intermediate);
+            elementwise.scatterRows(expertOut, downOut, ints("moe.picks", picks), count, hidden);
+            weightBytesRead += gate.byteSize() + up.byteSize() + down.byteSize();
+            flops += 6L * count * intermediate * hidden;
+        }
+        elementwise.moeCombine(o.memory(), expertOut, floats("moe.weights", decisions.weights()), tokens, topK, hidden);
+    }
+
+    @Override
+    public void gatherRows(Activations out, Activations in, int[] rows) {
+        CudaActivations o = cuda(out);
+        CudaActivations x = cuda(in);
+        requireShape(o, rows.length, x.cols());
+        elementwise.gatherRows(o.memory(), x.memory(), ints("gather", rows), rows.length, x.cols());
+    }
+
+    @Override
+    public void close() {
+        gpu.synchronize();
+        scratch.values().forEach(DeviceMemory::close);
+        weights.forEach(DeviceMemory::close);
+        gpu.close();
+    }
+
+    /**
+     * A device buffer of at least {@code bytes} kept under {@code name}. Reuse is safe: kernels run in stream
+     * order, and the synchronous copies that refill a buffer wait for the kernels queued before them.
+     */
+    private DeviceMemory scratch(String name, long bytes) {
+        DeviceMemory buffer = scratch.get(name);
+        if (buffer == null || buffer.bytes() < bytes) {
+            if (buffer != null) {
+                buffer.close();
+            }
+            buffer = gpu.allocate(Math.max(bytes, 4096));
+            scratch.put(name, buffer);
+        }
+        return buffer;
+    }
+
+    private DeviceMemory ints(String name, int[] values) {
+        return scratch(name, 4L * values.length).write(values);
+    }
+
+    private DeviceMemory floats(String name, float[] values) {
+        return scratch(name, 4L * values.length).write(values);
+    }
+
+    private static CudaActivations cuda(Activations a) {
+        if (a instanceof CudaActivations c) {
+            return c;
+        }
+        throw new IllegalArgumentException("activations of another backend: " + a.getClass().getSimpleName());
+    }
+
+    private static CudaWeight cuda(Weight w) {
+        if (w instanceof CudaWeight c) {
+            return c;
+        }
+        throw new IllegalArgumentException("weight of another backend: " + w.getClass().getSimpleName());
+    }
+
+    private static void requireShape(CudaActivations a, int rows, int cols) {
+        if (a.rows() != rows || a.cols() != cols) {
+            throw new IllegalArgumentException("activations are (%d, %d), expected (%d, %d)"
+                    .formatted(a.rows(), a.cols(), rows, cols));
+        }
+    }
+
+    private static void requireVector(Weight w, int cols) {
+        if (w.rows() != 1 || w.cols() != cols) {
+            throw new IllegalArgumentException("vector weight (%d, %d) does not match %d columns"
+                    .formatted(w.rows(), w.cols(), cols));
+        }
+    }
+}
