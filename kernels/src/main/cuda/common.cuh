@@ -33,4 +33,13 @@ __device__ __forceinline__ float block_sum(float v, float* scratch) {
     return warp_sum(v);
 }
 
+// 1 / sqrt(mean(v^2) + eps) over n floats, computed by the whole block; every thread gets it.
+__device__ __forceinline__ float inverse_rms(const float* v, int n, float eps, float* scratch) {
+    float squares = 0.0f;
+    for (int i = threadIdx.x; i < n; i += blockDim.x) {
+        squares = fmaf(v[i], v[i], squares);
+    }
+    return rsqrtf(block_sum(squares, scratch) / n + eps);
+}
+
 }  // namespace hy

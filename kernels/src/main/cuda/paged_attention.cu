@@ -47,14 +47,7 @@ extern "C" __global__ void hy_write_kv(float* __restrict__ pool, const float* __
     const int t = blockIdx.y;
     const float* k = keys + static_cast<int64_t>(t) * key_cols + h * head_dim;
     const float* v = values + static_cast<int64_t>(t) * value_cols + h * head_dim;
-    float scale = 1.0f;
-    if (unit_rms) {
-        float squares = 0.0f;
-        for (int i = threadIdx.x; i < head_dim; i += blockDim.x) {
-            squares = fmaf(k[i], k[i], squares);
-        }
-        scale = rsqrtf(hy::block_sum(squares, scratch) / head_dim + eps);
-    }
+    const float scale = unit_rms ? hy::inverse_rms(k, head_dim, eps, scratch) : 1.0f;
     float* key_at = pool + kv_offset(kv_layer, 0, slots[t], h, num_kv_heads, head_dim, plane_floats);
     float* value_at = pool + kv_offset(kv_layer, 1, slots[t], h, num_kv_heads, head_dim, plane_floats);
     for (int i = threadIdx.x; i < head_dim; i += blockDim.x) {

@@ -11,11 +11,7 @@ extern "C" __global__ void hy_rms_norm(float* out, const float* in, const float*
     __shared__ float scratch[32];
     const float* x = in + static_cast<int64_t>(blockIdx.x) * cols;
     float* y = out + static_cast<int64_t>(blockIdx.x) * cols;
-    float squares = 0.0f;
-    for (int c = threadIdx.x; c < cols; c += blockDim.x) {
-        squares = fmaf(x[c], x[c], squares);
-    }
-    const float inverse = rsqrtf(hy::block_sum(squares, scratch) / cols + eps);
+    const float inverse = hy::inverse_rms(x, cols, eps, scratch);
     for (int c = threadIdx.x; c < cols; c += blockDim.x) {
         y[c] = x[c] * inverse * weight[c];
     }

@@ -32,11 +32,7 @@ extern "C" __global__ void hy_rope_qk_norm(float* __restrict__ x, const float* _
         }
         return;
     }
-    float squares = 0.0f;
-    for (int i = threadIdx.x; i < head_dim; i += blockDim.x) {
-        squares = fmaf(head[i], head[i], squares);
-    }
-    const float inverse = rsqrtf(hy::block_sum(squares, scratch) / head_dim + eps);
+    const float inverse = hy::inverse_rms(head, head_dim, eps, scratch);
     for (int i = threadIdx.x; i < head_dim; i += blockDim.x) {
         v[i] = head[i] * inverse * weight[i];
     }

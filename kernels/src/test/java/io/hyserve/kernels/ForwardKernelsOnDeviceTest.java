@@ -1,74 +1,21 @@
 package io.hyserve.kernels;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.within;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import java.util.Random;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
  * The matmul, element-wise and paged-attention kernels against float64 references on random inputs. Tolerance:
  * 1e-5 relative to the output's largest value (float32 accumulation over up to 6400 terms).
  */
-class ForwardKernelsOnDeviceTest {
+class ForwardKernelsOnDeviceTest extends OnDevice {
     private static final float RELATIVE = 1e-5f;
-    private static Gpu gpu;
-    private final Random random = new Random(7);
-
-    @BeforeAll
-    static void open() {
-        if (Gpu.availability().available()) {
-            gpu = Gpu.open(0);
-        }
-    }
-
-    @BeforeEach
-    void requireGpu() {
-        assumeTrue(gpu != null, "no GPU: " + Gpu.availability().reason());
-    }
-
-    @AfterAll
-    static void close() {
-        if (gpu != null) {
-            gpu.close();
-        }
-    }
-
-    private float[] gaussian(int n) {
-        float[] values = new float[n];
-        for (int i = 0; i < n; i++) {
-            values[i] = (float) random.nextGaussian();
-        }
-        return values;
-    }
-
-    private DeviceMemory upload(float[] values) {
-        return gpu.allocate(4L * values.length).write(values);
-    }
-
-    private DeviceMemory upload(int[] values) {
-        return gpu.allocate(4L * values.length).write(values);
-    }
-
-    private static void assertClose(float[] actual, float[] expected) {
-        float largest = 0;
-        for (float e : expected) {
-            largest = Math.max(largest, Math.abs(e));
-        }
-        for (int i = 0; i < expected.length; i++) {
-            assertThat(actual[i]).as("element %d", i).isCloseTo(expected[i], within(RELATIVE * Math.max(1, largest)));
-        }
-    }
 
     @Test
     void matmulWithBf16AndF32WeightsForOneAndManyRows() {
         int n = 300;
         int k = 6400;
-        float[] weight = gaussian(n * k);
+        float[] weight = gaussian(n * k, 1);
         short[] bf16 = new short[weight.length];
         float[] widened = new float[weight.length];
         for (int i = 0; i < weight.length; i++) {
@@ -78,15 +25,15 @@ class ForwardKernelsOnDeviceTest {
         MatmulKernel kernel = new MatmulKernel(gpu);
         try (DeviceMemory wb = gpu.allocate(2L * bf16.length).write(bf16); DeviceMemory wf = upload(weight)) {
             for (int rows : new int[] {1, 8, 19}) {
-                float[] in = gaussian(rows * k);
+                float[] in = gaussian(rows * k, 1);
                 try (DeviceMemory x = upload(in); DeviceMemory out = gpu.allocate(4L * rows * n)) {
                     float[] actual = new float[rows * n];
                     kernel.multiply(out, x, wb, MatmulKernel.WeightType.BF16, rows, n, k);
                     out.read(actual);
-                    assertClose(actual, CpuReference.matmul(in, widened, rows, n, k));
+                    assertClose(actual, CpuReference.matmul(in, widened, rows, n, k), RELATIVE);
                     kernel.multiply(out, x, wf, MatmulKernel.WeightType.F32, rows, n, k);
                     out.read(actual);
-                    assertClose(actual, CpuReference.matmul(in, weight, rows, n, k));
+                    assertClose(actual, CpuReference.matmul(in, weight, rows, n, k), RELATIVE);
                 }
             }
         }
@@ -96,8 +43,8 @@ class ForwardKernelsOnDeviceTest {
     void aRowsProductsDoNotDependOnTheRowsBesideIt() {
         int n = 64;
         int k = 1280;
-        float[] weight = gaussian(n * k);
-        float[] batch = gaussian(13 * k);
+        float[] weight = gaussian(n * k, 1);
+        float[] batch = gaussian(13 * k, 1);
         float[] alone = java.util.Arrays.copyOfRange(batch, 12 * k, 13 * k);
         MatmulKernel kernel = new MatmulKernel(gpu);
         try (DeviceMemory w = upload(weight); DeviceMemory xb = upload(batch); DeviceMemory xa = upload(alone);
@@ -115,7 +62,7 @@ class ForwardKernelsOnDeviceTest {
     @Test
     void gatherScatterAndCombine() {
         int cols = 1280;
-        float[] in = gaussian(6 * cols);
+        float[] in = gaussian(6 * cols, 1);
         int[] rows = {5, 0, 3};
         ElementwiseKernel kernel = new ElementwiseKernel(gpu);
         try (DeviceMemory x = upload(in); DeviceMemory r = upload(rows); DeviceMemory gathered = gpu.allocate(4L * 3 * cols);
@@ -131,9 +78,9 @@ class ForwardKernelsOnDeviceTest {
         }
         int tokens = 4;
         int topK = 2;
-        float[] out = gaussian(tokens * cols);
-        float[] expertOut = gaussian(tokens * topK * cols);
-        float[] weights = gaussian(tokens * topK);
+        float[] out = gaussian(tokens * cols, 1);
+        float[] expertOut = gaussian(tokens * topK * cols, 1);
+        float[] weights = gaussian(tokens * topK, 1);
         try (DeviceMemory o = upload(out); DeviceMemory e = upload(expertOut); DeviceMemory w = upload(weights)) {
             kernel.moeCombine(o, e, w, tokens, topK, cols);
             float[] actual = new float[out.length];
@@ -148,7 +95,7 @@ class ForwardKernelsOnDeviceTest {
                     expected[t * cols + c] += sum;
                 }
             }
-            assertClose(actual, expected);
+            assertClose(actual, expected, RELATIVE);
         }
     }
 
@@ -165,14 +112,14 @@ class ForwardKernelsOnDeviceTest {
         int kvCols = kvHeads * headDim;
         float[][][] keys = new float[lengths.length][][];
         float[][][] values = new float[lengths.length][][];
-        float[] keyNorm = gaussian(headDim);
+        float[] keyNorm = gaussian(headDim, 1);
         PagedAttentionKernel kernel = new PagedAttentionKernel(gpu);
         try (DeviceMemory poolMemory = gpu.allocate(4L * 2 * slots * kvCols)) {
             PagedAttentionKernel.Pool pool = new PagedAttentionKernel.Pool(poolMemory, kvHeads, headDim, blockSize, slots);
             for (int s = 0; s < lengths.length; s++) {
                 int n = lengths[s];
-                float[] k = gaussian(n * kvCols);
-                float[] v = gaussian(n * kvCols);
+                float[] k = gaussian(n * kvCols, 1);
+                float[] v = gaussian(n * kvCols, 1);
                 int[] slotOf = new int[n];
                 keys[s] = new float[n][kvCols];
                 values[s] = new float[n][kvCols];
@@ -201,7 +148,7 @@ class ForwardKernelsOnDeviceTest {
             for (int s = 0; s < tables.length; s++) {
                 System.arraycopy(tables[s], 0, flatTables, s * maxBlocks, tables[s].length);
             }
-            float[] queries = gaussian(positions.length * heads * headDim);
+            float[] queries = gaussian(positions.length * heads * headDim, 1);
             try (DeviceMemory q = upload(queries); DeviceMemory o = gpu.allocate(4L * queries.length);
                     DeviceMemory kn = upload(keyNorm); DeviceMemory pos = upload(positions);
                     DeviceMemory seq = upload(sequence); DeviceMemory bt = upload(flatTables)) {
@@ -209,7 +156,7 @@ class ForwardKernelsOnDeviceTest {
                 float[] actual = new float[queries.length];
                 o.read(actual);
                 assertClose(actual, CpuReference.attention(queries, keys, values, keyNorm, positions, sequence, heads,
-                        kvHeads, headDim));
+                        kvHeads, headDim), RELATIVE);
             }
         }
     }

@@ -2,12 +2,7 @@ package io.hyserve.kernels;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import java.util.Random;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -15,51 +10,8 @@ import org.junit.jupiter.api.Test;
  * 128, 16 experts) and odd ones. Tolerances: exact where no arithmetic happens (gather, expert choice), else
  * 2e-6 relative to the row's largest value: float32 sums in another order, and expf against Math.exp.
  */
-class KernelsOnDeviceTest {
+class KernelsOnDeviceTest extends OnDevice {
     private static final float RELATIVE = 2e-6f;
-    private static Gpu gpu;
-    private final Random random = new Random(42);
-
-    @BeforeAll
-    static void open() {
-        if (Gpu.availability().available()) {
-            gpu = Gpu.open(0);
-        }
-    }
-
-    @BeforeEach
-    void requireGpu() {
-        assumeTrue(gpu != null, "no GPU: " + Gpu.availability().reason());
-    }
-
-    @AfterAll
-    static void close() {
-        if (gpu != null) {
-            gpu.close();
-        }
-    }
-
-    private float[] gaussian(int n, float scale) {
-        float[] values = new float[n];
-        for (int i = 0; i < n; i++) {
-            values[i] = (float) random.nextGaussian() * scale;
-        }
-        return values;
-    }
-
-    private DeviceMemory upload(float[] values) {
-        return gpu.allocate(4L * values.length).write(values);
-    }
-
-    private static void assertClose(float[] actual, float[] expected) {
-        float largest = 0;
-        for (float e : expected) {
-            largest = Math.max(largest, Math.abs(e));
-        }
-        for (int i = 0; i < expected.length; i++) {
-            assertThat(actual[i]).as("element %d", i).isCloseTo(expected[i], within(RELATIVE * Math.max(1, largest)));
-        }
-    }
 
     @Test
     void embeddingGatherIsExact() {
@@ -93,7 +45,7 @@ class KernelsOnDeviceTest {
                 kernel.rmsNorm(out, r, w, rows, cols, 1e-5f);
                 float[] normed = new float[rows * cols];
                 out.read(normed);
-                assertClose(normed, CpuReference.rmsNorm(residual, weight, rows, cols, 1e-5f));
+                assertClose(normed, CpuReference.rmsNorm(residual, weight, rows, cols, 1e-5f), RELATIVE);
 
                 kernel.addRmsNorm(out, r, d, w, rows, cols, 1e-5f);
                 float[] sum = new float[rows * cols];
@@ -104,7 +56,7 @@ class KernelsOnDeviceTest {
                 r.read(newResidual);
                 assertThat(newResidual).containsExactly(sum);
                 out.read(normed);
-                assertClose(normed, CpuReference.rmsNorm(sum, weight, rows, cols, 1e-5f));
+                assertClose(normed, CpuReference.rmsNorm(sum, weight, rows, cols, 1e-5f), RELATIVE);
             }
         }
     }
@@ -129,7 +81,7 @@ class KernelsOnDeviceTest {
                 new RopeQkNormKernel(gpu).apply(d, c, s, w, tokens, heads, headDim, 1e-5f);
                 float[] actual = new float[x.length];
                 d.read(actual);
-                assertClose(actual, CpuReference.ropeQkNorm(x, cos, sin, norm, tokens, heads, headDim, 1e-5f));
+                assertClose(actual, CpuReference.ropeQkNorm(x, cos, sin, norm, tokens, heads, headDim, 1e-5f), RELATIVE);
             }
         }
     }
@@ -150,7 +102,7 @@ class KernelsOnDeviceTest {
                 w.read(weights);
                 CpuReference.Routing expected = CpuReference.route(logits, tokens, experts, topK);
                 assertThat(chosen).containsExactly(expected.experts());
-                assertClose(weights, expected.weights());
+                assertClose(weights, expected.weights(), RELATIVE);
             }
         }
     }

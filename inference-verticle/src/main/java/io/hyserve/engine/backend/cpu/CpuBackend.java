@@ -8,6 +8,7 @@ import io.hyserve.engine.backend.KvStorage;
 import io.hyserve.engine.backend.Routing;
 import io.hyserve.engine.backend.StepLayout;
 import io.hyserve.engine.backend.Weight;
+import io.hyserve.engine.backend.WeightShape;
 import io.hyserve.engine.load.DType;
 import io.hyserve.engine.load.Tensor;
 import java.lang.foreign.Arena;
@@ -70,14 +71,9 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Weight upload(Tensor tensor) {
-        long[] shape = tensor.shape();
-        if (shape.length < 1 || shape.length > 2 || shape[shape.length - 1] > Integer.MAX_VALUE
-                || (shape.length == 2 && shape[0] > Integer.MAX_VALUE)) {
-            throw new IllegalArgumentException("tensor '%s' has shape %s; the CPU backend takes vectors and matrices"
-                    .formatted(tensor.name(), tensor.shapeString()));
-        }
-        int rows = shape.length == 2 ? (int) shape[0] : 1;
-        int cols = (int) shape[shape.length - 1];
+        WeightShape shape = WeightShape.of(tensor, "CPU");
+        int rows = shape.rows();
+        int cols = shape.cols();
         DType dtype = tensor.requireReadableDtype();
         if (dtype == DType.F16) {
             return new CpuWeight(halfToFloat(tensor.data()), DType.F32, rows, cols);

@@ -8,6 +8,7 @@ import io.hyserve.engine.backend.KvStorage;
 import io.hyserve.engine.backend.Routing;
 import io.hyserve.engine.backend.StepLayout;
 import io.hyserve.engine.backend.Weight;
+import io.hyserve.engine.backend.WeightShape;
 import io.hyserve.engine.load.DType;
 import io.hyserve.engine.load.Tensor;
 import io.hyserve.kernels.DeviceMemory;
@@ -82,14 +83,9 @@ public final class CudaBackend implements Backend {
 
     @Override
     public Weight upload(Tensor tensor) {
-        long[] shape = tensor.shape();
-        if (shape.length < 1 || shape.length > 2 || shape[shape.length - 1] > Integer.MAX_VALUE
-                || (shape.length == 2 && shape[0] > Integer.MAX_VALUE)) {
-            throw new IllegalArgumentException("tensor '%s' has shape %s; the CUDA backend takes vectors and matrices"
-                    .formatted(tensor.name(), tensor.shapeString()));
-        }
-        int rows = shape.length == 2 ? (int) shape[0] : 1;
-        int cols = (int) shape[shape.length - 1];
+        WeightShape shape = WeightShape.of(tensor, "CUDA");
+        int rows = shape.rows();
+        int cols = shape.cols();
         DType dtype = tensor.requireReadableDtype();
         DeviceMemory memory;
         MatmulKernel.WeightType type;

@@ -1,0 +1,63 @@
+package io.hyserve.kernels;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.util.Random;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+
+/** What the device tests share: GPU 0 (each test skips, with the reason, without one) and random inputs. */
+abstract class OnDevice {
+    static Gpu gpu;
+    final Random random = new Random(42);
+
+    @BeforeAll
+    static void open() {
+        if (gpu == null && Gpu.availability().available()) {
+            gpu = Gpu.open(0);
+        }
+    }
+
+    @BeforeEach
+    void requireGpu() {
+        assumeTrue(gpu != null, "no GPU: " + Gpu.availability().reason());
+    }
+
+    @AfterAll
+    static void close() {
+        if (gpu != null) {
+            gpu.close();
+            gpu = null;
+        }
+    }
+
+    float[] gaussian(int n, float scale) {
+        float[] values = new float[n];
+        for (int i = 0; i < n; i++) {
+            values[i] = (float) random.nextGaussian() * scale;
+        }
+        return values;
+    }
+
+    DeviceMemory upload(float[] values) {
+        return gpu.allocate(4L * values.length).write(values);
+    }
+
+    DeviceMemory upload(int[] values) {
+        return gpu.allocate(4L * values.length).write(values);
+    }
+
+    /** Each element within {@code relative} of the largest expected magnitude (at least 1). */
+    static void assertClose(float[] actual, float[] expected, float relative) {
+        float largest = 1;
+        for (float e : expected) {
+            largest = Math.max(largest, Math.abs(e));
+        }
+        for (int i = 0; i < expected.length; i++) {
+            assertThat(actual[i]).as("element %d", i).isCloseTo(expected[i], within(relative * largest));
+        }
+    }
+}
