@@ -12,6 +12,15 @@ public record StepLayout(int[] positions, int[] tokenSequence, int[] slots, int[
         return positions.length;
     }
 
+    /** Floating-point operations of causal attention over this step: QK^T and PV, a multiply-add counting two. */
+    public long attentionFlops(int heads, int headDim) {
+        long multiplyAdds = 0;
+        for (int position : positions) {
+            multiplyAdds += (long) (position + 1) * headDim * heads * 2;
+        }
+        return 2 * multiplyAdds;
+    }
+
     /** Builds the layout of tokens appended to sequences whose block tables already cover them. */
     public static StepLayout of(int[] positions, int[] tokenSequence, int[][] blockTables, int blockSize) {
         int[] slots = new int[positions.length];

@@ -272,10 +272,7 @@ public final class CpuBackend implements Backend {
         int group = heads / layout.numKvHeads();
         float[] keyWeight = keyNorm == null ? null : cpu(keyNorm).vector;
         float scale = (float) (1.0 / Math.sqrt(d));
-        long work = 0;
-        for (int position : step.positions()) {
-            work += (long) (position + 1) * d * heads * 2;
-        }
+        long work = step.attentionFlops(heads, d) / 2;
         flops += 2 * work;
         parallel.forRange(q.rows * heads, 1, work, (start, end) -> {
             Scratch s = scratch.get();

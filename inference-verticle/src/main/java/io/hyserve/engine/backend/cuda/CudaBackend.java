@@ -254,11 +254,7 @@ public final class CudaBackend implements Backend {
         requireShape(o, q.rows(), q.cols());
         int d = store.layout().headDim();
         int heads = q.cols() / d;
-        long work = 0;
-        for (int position : step.positions()) {
-            work += (long) (position + 1) * d * heads * 2;
-        }
-        flops += 2 * work;
+        flops += step.attentionFlops(heads, d);
         int[][] tables = step.blockTables();
         int maxBlocks = 1;
         for (int[] table : tables) {
