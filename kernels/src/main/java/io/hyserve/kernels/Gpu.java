@@ -88,10 +88,18 @@ public final class Gpu implements AutoCloseable {
             return count[0] > 0 ? new Availability(true, "%d CUDA device(s)".formatted(count[0]))
                     : new Availability(false, "the CUDA driver reports no device");
         } catch (LinkageError e) {
-            return new Availability(false, "no NVIDIA driver (libcuda.so.1) could be loaded: " + e.getMessage());
+            return new Availability(false, "no NVIDIA driver could be loaded: " + loaderReason(e));
         } catch (CudaException e) {
             return new Availability(false, "CUDA driver error: " + e.getMessage());
         }
+    }
+
+    /** JCuda's message lists every place it tried; the dynamic loader's own line says what was missing. */
+    private static String loaderReason(LinkageError e) {
+        String message = String.valueOf(e.getMessage());
+        return message.lines().filter(line -> line.contains("cannot open shared object file")).findFirst()
+                .map(line -> line.substring(line.lastIndexOf(".so: ") + 5))
+                .orElse(message.lines().findFirst().orElse(e.toString()));
     }
 
     /** Opens device {@code ordinal}; check {@link #availability()} first. */

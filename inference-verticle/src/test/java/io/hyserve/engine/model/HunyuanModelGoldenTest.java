@@ -35,7 +35,7 @@ class HunyuanModelGoldenTest {
 
     Stream<Arguments> modelsAndBackends() {
         List<Arguments> out = new ArrayList<>();
-        for (String model : List.of(Fixtures.F32_MODEL, Fixtures.BF16_MODEL)) {
+        for (String model : Fixtures.goldenModels()) {
             for (String backend : List.of("cpu-vector", "cpu-scalar", "cuda")) {
                 out.add(Arguments.of(model, backend));
             }

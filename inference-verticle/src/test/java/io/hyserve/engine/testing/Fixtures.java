@@ -6,6 +6,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 
 /** The shared fixtures folder ({@code ../shared/fixtures}, passed by the build as {@code hyserve.fixtures}). */
 public final class Fixtures {
@@ -28,6 +29,15 @@ public final class Fixtures {
                     + "beside the checkout as ../shared/fixtures");
         }
         return root;
+    }
+
+    /**
+     * The fixture models the golden tests cover: both, or those listed in {@code hyserve.fixtures.models}
+     * (comma-separated), which the device check sets because only one fits what travels to the GPU machine.
+     */
+    public static List<String> goldenModels() {
+        String only = System.getProperty("hyserve.fixtures.models");
+        return only == null || only.isBlank() ? List.of(F32_MODEL, BF16_MODEL) : List.of(only.split(","));
     }
 
     public static Path model(String name) {

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The GPU check, run on the GPU machine from the repository root with the packed folder carried along:
+#   ./mvnw -B -pl kernels/device-check -am package -DskipTests       (here, where nvcc compiles the kernels)
+#   run: bash kernels/device-check/device-check.sh   carry: kernels/device-check/target/device-check.tar.gz
+# It prints the GPU, then one line per test: each kernel against its CPU twin, and the golden-logits tests of the
+# BF16 fixture on the CUDA backend (and on the CPU backends beside it). Exit 0 all passed, 1 a failure, 2 a skip
+# (no usable GPU). Well within five minutes.
+set -uo pipefail
+module="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+tar -C "$work" -xzf "$module/target/device-check.tar.gz" || exit 1
+here="$work/device-check"
+# The BF16 fixture's weights are the bundled model's, which travel with the working tree.
+ln -s "$module/../../models/tiny-hunyuan-moe-bf16/model.safetensors" "$here/fixtures/tiny-hunyuan-moe-bf16/"
+if command -v nvidia-smi >/dev/null; then
+    nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
+else
+    echo "nvidia-smi not found"
+fi
+mkdir -p "$work/tmp"
+timeout 280 "$here/runtime/bin/java" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED \
+    -Djava.io.tmpdir="$work/tmp" -Dhyserve.fixtures="$here/fixtures" -Dhyserve.fixtures.models=tiny-hunyuan-moe-bf16 \
+    -jar "$here/device-tests.jar"
