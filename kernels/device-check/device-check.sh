@@ -3,8 +3,9 @@
 #   ./mvnw -B -pl kernels/device-check -am package -DskipTests       (here, where nvcc compiles the kernels)
 #   run: bash kernels/device-check/device-check.sh   carry: kernels/device-check/target/device-check.tar.gz
 # It prints the GPU, then one line per test: each kernel against its CPU twin, and the golden-logits tests of the
-# BF16 fixture on the CUDA backend (and on the CPU backends beside it). Exit 0 all passed, 1 a failure, 2 a skip
-# (no usable GPU). Well within five minutes.
+# BF16 fixture on the CUDA backend (and on the CPU backends beside it); when all pass, the decode benchmark of the
+# medium synthetic model at batch 1 and 32 against the GPU's copy bandwidth. Exit 0 all passed, 1 a failure, 2 a
+# skip (no usable GPU). Within five minutes.
 set -uo pipefail
 module="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 work="$(mktemp -d)"
@@ -19,6 +20,14 @@ else
     echo "nvidia-smi not found"
 fi
 mkdir -p "$work/tmp"
-timeout 280 "$here/runtime/bin/java" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED \
-    -Djava.io.tmpdir="$work/tmp" -Dhyserve.fixtures="$here/fixtures" -Dhyserve.fixtures.models=tiny-hunyuan-moe-bf16 \
+java=("$here/runtime/bin/java" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED
+    -Djava.io.tmpdir="$work/tmp")
+timeout 160 "${java[@]}" -Dhyserve.fixtures="$here/fixtures" -Dhyserve.fixtures.models=tiny-hunyuan-moe-bf16 \
     -jar "$here/device-tests.jar"
+status=$?
+# The benchmark only means something once every kernel and the golden logits check out.
+if [ "$status" -eq 0 ]; then
+    timeout 120 "${java[@]}" -cp "$here/device-tests.jar" io.hyserve.devicecheck.DecodeBench cuda medium \
+        "$here/fixtures/tokenizer" || status=1
+fi
+exit "$status"

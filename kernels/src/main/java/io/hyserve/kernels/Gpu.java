@@ -8,6 +8,7 @@ import static jcuda.driver.JCudaDriver.cuDevicePrimaryCtxRelease;
 import static jcuda.driver.JCudaDriver.cuDevicePrimaryCtxRetain;
 import static jcuda.driver.JCudaDriver.cuInit;
 import static jcuda.driver.JCudaDriver.cuLaunchKernel;
+import static jcuda.driver.JCudaDriver.cuMemcpyDtoDAsync;
 import static jcuda.driver.JCudaDriver.cuModuleGetFunction;
 import static jcuda.driver.JCudaDriver.cuModuleLoadData;
 import static jcuda.driver.JCudaDriver.cuModuleUnload;
@@ -182,6 +183,26 @@ public final class Gpu implements AutoCloseable {
     public void synchronize() {
         bind();
         cuStreamSynchronize(stream);
+    }
+
+    /**
+     * The device's memory bandwidth as a large device-to-device copy achieves it, in bytes per second (each copied
+     * byte read once and written once): the roof that memory-bound kernels are measured against.
+     */
+    public double copyBandwidth(long bytes, int repeats) {
+        try (DeviceMemory from = allocate(bytes); DeviceMemory to = allocate(bytes)) {
+            from.zero();
+            cuMemcpyDtoDAsync(to.pointer(), from.pointer(), bytes, stream); // warm-up
+            synchronize();
+            long best = Long.MAX_VALUE;
+            for (int i = 0; i < repeats; i++) {
+                long start = System.nanoTime();
+                cuMemcpyDtoDAsync(to.pointer(), from.pointer(), bytes, stream);
+                synchronize();
+                best = Math.min(best, System.nanoTime() - start);
+            }
+            return 2.0 * bytes / (best / 1e9);
+        }
     }
 
     public DeviceMemory allocate(long bytes) {

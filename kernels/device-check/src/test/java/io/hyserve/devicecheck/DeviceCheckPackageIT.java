@@ -39,6 +39,26 @@ class DeviceCheckPackageIT {
         }
     }
 
+    @Test
+    void theDecodeBenchRunsFromThePackedJar(@org.junit.jupiter.api.io.TempDir Path work) throws Exception {
+        run(work, "tar", "-xzf", PACKED.toString());
+        Path folder = work.resolve("device-check");
+        String output = run(work, folder.resolve("runtime/bin/java").toString(), "--add-modules",
+                "jdk.incubator.vector", "-cp", folder.resolve("device-tests.jar").toString(),
+                "io.hyserve.devicecheck.DecodeBench", "cpu", "small", folder.resolve("fixtures/tokenizer").toString());
+        assertThat(output).contains("decode bench: small on cpu-vector", "decode bench: batch 1,",
+                "decode bench: batch 32,");
+    }
+
+    private static String run(Path directory, String... command) throws Exception {
+        Process process = new ProcessBuilder(command).directory(directory.toFile()).redirectErrorStream(true).start();
+        String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(process.waitFor(5, TimeUnit.MINUTES)).isTrue();
+        assertThat(process.exitValue()).as(output).isZero();
+        System.out.print(output);
+        return output;
+    }
+
     /** The working tree that travels with every device call: the files git tracks. */
     private static long trackedBytes() throws Exception {
         Path root = Path.of(System.getProperty("hyserve.project"));
