@@ -20,6 +20,7 @@ public final class DeviceMemory implements AutoCloseable {
     private final Gpu gpu;
     private final CUdeviceptr pointer = new CUdeviceptr();
     private final long bytes;
+    private boolean freed;
 
     DeviceMemory(Gpu gpu, long bytes) {
         this.gpu = gpu;
@@ -63,6 +64,9 @@ public final class DeviceMemory implements AutoCloseable {
 
     /** Sets every 32-bit word to zero. */
     public void zero() {
+        if (bytes < 4) {
+            return;
+        }
         gpu.bind();
         cuMemsetD32(pointer, 0, bytes / 4);
     }
@@ -77,6 +81,9 @@ public final class DeviceMemory implements AutoCloseable {
 
     private DeviceMemory copyIn(Pointer host, long size) {
         requireFits(size);
+        if (size == 0) {
+            return this;
+        }
         gpu.bind();
         cuMemcpyHtoD(pointer, host, size);
         return this;
@@ -84,6 +91,9 @@ public final class DeviceMemory implements AutoCloseable {
 
     private void copyOut(Pointer host, long size) {
         requireFits(size);
+        if (size == 0) {
+            return;
+        }
         gpu.bind();
         cuMemcpyDtoH(host, pointer, size);
     }
@@ -94,8 +104,13 @@ public final class DeviceMemory implements AutoCloseable {
         }
     }
 
+    /** Frees the allocation once; after its device closed there is nothing left to free. */
     @Override
     public void close() {
+        if (freed || gpu.closed()) {
+            return;
+        }
+        freed = true;
         gpu.bind();
         cuMemFree(pointer);
     }

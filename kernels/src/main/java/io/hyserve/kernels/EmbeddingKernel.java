@@ -12,10 +12,16 @@ public final class EmbeddingKernel {
 
     /**
      * @param out (tokens, cols) float32
-     * @param table (vocabulary, cols) BF16 or float32
+     * @param table (vocabulary, cols) as the checkpoint stores it
      * @param ids (tokens) int32, already checked to lie in the vocabulary
      */
-    public void gather(DeviceMemory out, DeviceMemory table, boolean bf16, DeviceMemory ids, int tokens, int cols) {
-        gpu.launch(MODULE, bf16 ? "hy_embed_bf16" : "hy_embed_f32", tokens, 1, BLOCK, 0, out, table, ids, cols);
+    public void gather(DeviceMemory out, DeviceMemory table, MatmulKernel.WeightType type, DeviceMemory ids, int tokens,
+            int cols) {
+        String kernel = switch (type) {
+            case BF16 -> "hy_embed_bf16";
+            case F16 -> "hy_embed_f16";
+            case F32 -> "hy_embed_f32";
+        };
+        gpu.launch(MODULE, kernel, tokens, 1, BLOCK, 0, out, table, ids, cols);
     }
 }

@@ -2,6 +2,7 @@ package io.hyserve.kernels;
 
 import static jcuda.driver.JCudaDriver.cuCtxSetCurrent;
 import static jcuda.driver.JCudaDriver.cuDeviceGet;
+import static jcuda.driver.JCudaDriver.cuDeviceGetAttribute;
 import static jcuda.driver.JCudaDriver.cuDeviceGetCount;
 import static jcuda.driver.JCudaDriver.cuDeviceGetName;
 import static jcuda.driver.JCudaDriver.cuDevicePrimaryCtxRelease;
@@ -26,6 +27,7 @@ import jcuda.CudaException;
 import jcuda.Pointer;
 import jcuda.driver.CUcontext;
 import jcuda.driver.CUdevice;
+import jcuda.driver.CUdevice_attribute;
 import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUfunction;
 import jcuda.driver.CUmodule;
@@ -39,6 +41,8 @@ import jcuda.driver.JCudaDriver;
  */
 public final class Gpu implements AutoCloseable {
     private static final String KERNELS = "/io/hyserve/kernels/";
+    /** CUDA's limit on a grid's y dimension, where kernels put tokens. */
+    static final int MAX_GRID_Y = 65_535;
     private static volatile Availability availability;
 
     private final CUdevice device = new CUdevice();
@@ -47,6 +51,7 @@ public final class Gpu implements AutoCloseable {
     private final Map<String, CUmodule> modules = new HashMap<>();
     private final Map<String, CUfunction> functions = new HashMap<>();
     private final String name;
+    private boolean closed;
     /** The device whose context each thread last bound; the driver keeps the current context per thread. */
     private static final ThreadLocal<Gpu> BOUND = new ThreadLocal<>();
 
@@ -86,8 +91,20 @@ public final class Gpu implements AutoCloseable {
             cuInit(0);
             int[] count = new int[1];
             cuDeviceGetCount(count);
-            return count[0] > 0 ? new Availability(true, "%d CUDA device(s)".formatted(count[0]))
-                    : new Availability(false, "the CUDA driver reports no device");
+            if (count[0] == 0) {
+                return new Availability(false, "the CUDA driver reports no device");
+            }
+            // The cubins are sm_90a and the PTX compute_90a, which only Hopper (9.0) runs.
+            CUdevice first = new CUdevice();
+            cuDeviceGet(first, 0);
+            int[] major = new int[1];
+            int[] minor = new int[1];
+            cuDeviceGetAttribute(major, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, first);
+            cuDeviceGetAttribute(minor, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, first);
+            return major[0] == 9 && minor[0] == 0
+                    ? new Availability(true, "%d CUDA device(s), compute capability 9.0".formatted(count[0]))
+                    : new Availability(false, "compute capability %d.%d; this build's kernels are for 9.0 (H100/H200)"
+                            .formatted(major[0], minor[0]));
         } catch (LinkageError e) {
             return new Availability(false, "no NVIDIA driver could be loaded: " + loaderReason(e));
         } catch (CudaException e) {
@@ -163,6 +180,13 @@ public final class Gpu implements AutoCloseable {
      * Float to float.
      */
     void launch(String module, String kernel, int gridX, int gridY, int blockX, int sharedBytes, Object... args) {
+        if (gridX == 0 || gridY == 0) {
+            return; // nothing to compute (a step whose chunks all end mid-prompt has no logit rows)
+        }
+        if (gridY > MAX_GRID_Y) {
+            throw new IllegalArgumentException("%s: %d rows exceed the %d a launch takes".formatted(kernel, gridY,
+                    MAX_GRID_Y));
+        }
         bind();
         Pointer[] params = new Pointer[args.length];
         for (int i = 0; i < args.length; i++) {
@@ -210,9 +234,15 @@ public final class Gpu implements AutoCloseable {
         return new DeviceMemory(this, bytes);
     }
 
+    /** Whether {@link #close()} ran: memory freed after that would belong to a released context. */
+    boolean closed() {
+        return closed;
+    }
+
     @Override
     public void close() {
         synchronize();
+        closed = true;
         BOUND.remove();
         for (CUmodule module : modules.values()) {
             cuModuleUnload(module);

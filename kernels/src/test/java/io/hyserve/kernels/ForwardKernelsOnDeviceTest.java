@@ -160,4 +160,94 @@ class ForwardKernelsOnDeviceTest extends OnDevice {
             }
         }
     }
+
+    @Test
+    void theRestOfTheElementwiseAndEmbeddingPathsAndEmptySteps() {
+        int cols = 1280;
+        float[] x = gaussian(3 * cols, 1);
+        float[] y = gaussian(3 * cols, 1);
+        float[] bias = gaussian(cols, 1);
+        ElementwiseKernel elementwise = new ElementwiseKernel(gpu);
+        try (DeviceMemory a = upload(x); DeviceMemory b = upload(y); DeviceMemory c = upload(bias)) {
+            elementwise.add(a, b, x.length);
+            elementwise.addBias(a, c, 3, cols);
+            float[] actual = new float[x.length];
+            a.read(actual);
+            for (int i = 0; i < x.length; i++) {
+                assertThat(actual[i]).isEqualTo(x[i] + y[i] + bias[i % cols]);
+            }
+            // In place, as headRmsNorm uses it; and a launch over no rows is no launch.
+            new RmsNormKernel(gpu).rmsNorm(b, b, c, 3, cols, 1e-6f);
+            b.read(actual);
+            assertClose(actual, CpuReference.rmsNorm(y, bias, 3, cols, 1e-6f), RELATIVE);
+            new RmsNormKernel(gpu).rmsNorm(b, b, c, 0, cols, 1e-6f);
+            new MatmulKernel(gpu).multiply(b, a, c, MatmulKernel.WeightType.F32, 0, 1, cols);
+        }
+
+        // F16 and float32 tables and weights.
+        int n = 40;
+        float[] weight = gaussian(n * cols, 1);
+        short[] f16 = new short[weight.length];
+        float[] widened = new float[weight.length];
+        for (int i = 0; i < weight.length; i++) {
+            f16[i] = Float.floatToFloat16(weight[i]);
+            widened[i] = Float.float16ToFloat(f16[i]);
+        }
+        int[] ids = {39, 0, 7};
+        try (DeviceMemory w16 = gpu.allocate(2L * f16.length).write(f16); DeviceMemory w32 = upload(weight);
+                DeviceMemory i = upload(ids); DeviceMemory out = gpu.allocate(4L * ids.length * cols);
+                DeviceMemory in = upload(x); DeviceMemory product = gpu.allocate(4L * 3 * n)) {
+            EmbeddingKernel embedding = new EmbeddingKernel(gpu);
+            float[] rows = new float[ids.length * cols];
+            for (var type : new MatmulKernel.WeightType[] {MatmulKernel.WeightType.F16, MatmulKernel.WeightType.F32}) {
+                embedding.gather(out, type == MatmulKernel.WeightType.F16 ? w16 : w32, type, i, ids.length, cols);
+                out.read(rows);
+                float[] table = type == MatmulKernel.WeightType.F16 ? widened : weight;
+                for (int t = 0; t < ids.length; t++) {
+                    assertThat(java.util.Arrays.copyOfRange(rows, t * cols, (t + 1) * cols))
+                            .containsExactly(java.util.Arrays.copyOfRange(table, ids[t] * cols, (ids[t] + 1) * cols));
+                }
+            }
+            new MatmulKernel(gpu).multiply(product, in, w16, MatmulKernel.WeightType.F16, 3, n, cols);
+            float[] actual = new float[3 * n];
+            product.read(actual);
+            assertClose(actual, CpuReference.matmul(x, widened, 3, n, cols), RELATIVE);
+        }
+    }
+
+    @Test
+    void keysStoredAsGivenAndAttentionWithoutKeyNorm() {
+        int heads = 4;
+        int headDim = 64;
+        int blockSize = 16;
+        int length = 40;
+        int[] table = {2, 0, 1};
+        float[] k = gaussian(length * headDim, 1);
+        float[] v = gaussian(length * headDim, 1);
+        int[] slots = new int[length];
+        float[][][] keys = new float[1][length][headDim];
+        float[][][] values = new float[1][length][headDim];
+        for (int p = 0; p < length; p++) {
+            slots[p] = table[p / blockSize] * blockSize + p % blockSize;
+            System.arraycopy(k, p * headDim, keys[0][p], 0, headDim);
+            System.arraycopy(v, p * headDim, values[0][p], 0, headDim);
+        }
+        PagedAttentionKernel kernel = new PagedAttentionKernel(gpu);
+        try (DeviceMemory memory = gpu.allocate(4L * 2 * 3 * blockSize * headDim); DeviceMemory dk = upload(k);
+                DeviceMemory dv = upload(v); DeviceMemory ds = upload(slots)) {
+            PagedAttentionKernel.Pool pool = new PagedAttentionKernel.Pool(memory, 1, headDim, blockSize, 3L * blockSize);
+            kernel.writeKv(pool, 0, dk, headDim, dv, headDim, ds, length, false, 1e-5f);
+            int[] positions = {39, 5};
+            float[] queries = gaussian(positions.length * heads * headDim, 1);
+            try (DeviceMemory q = upload(queries); DeviceMemory o = gpu.allocate(4L * queries.length);
+                    DeviceMemory pos = upload(positions); DeviceMemory seq = upload(new int[] {0, 0});
+                    DeviceMemory bt = upload(table)) {
+                kernel.attend(o, q, pool, 0, null, pos, seq, bt, table.length, positions.length, heads);
+                float[] actual = new float[queries.length];
+                o.read(actual);
+                assertClose(actual, CpuReference.attention(queries, keys, values, null, positions, new int[] {0, 0},
+                        heads, 1, headDim), RELATIVE);
+            }
+        }
+    }
 }

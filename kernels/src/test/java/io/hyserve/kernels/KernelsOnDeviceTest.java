@@ -25,7 +25,7 @@ class KernelsOnDeviceTest extends OnDevice {
         try (DeviceMemory t = gpu.allocate(2L * table.length).write(table);
                 DeviceMemory i = gpu.allocate(4L * ids.length).write(ids);
                 DeviceMemory out = gpu.allocate(4L * ids.length * cols)) {
-            new EmbeddingKernel(gpu).gather(out, t, true, i, ids.length, cols);
+            new EmbeddingKernel(gpu).gather(out, t, MatmulKernel.WeightType.BF16, i, ids.length, cols);
             float[] actual = new float[ids.length * cols];
             out.read(actual);
             assertThat(actual).containsExactly(CpuReference.embedBf16(table, cols, ids));

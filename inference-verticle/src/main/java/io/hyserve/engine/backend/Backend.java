@@ -16,6 +16,12 @@ public interface Backend extends AutoCloseable {
 
     Activations allocate(int rows, int cols);
 
+    /**
+     * Gives back activations the caller will not use again. A device backend frees their memory at once; on the
+     * CPU the collector does, so there it does nothing.
+     */
+    default void release(Activations activations) {}
+
     KvStorage allocateKv(KvLayout layout);
 
     /** Weight bytes streamed by matrix products so far (each weight counted once per product). */

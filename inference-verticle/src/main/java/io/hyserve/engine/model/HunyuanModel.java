@@ -10,6 +10,7 @@ import io.hyserve.engine.backend.StepLayout;
 import io.hyserve.engine.backend.Weight;
 import io.hyserve.engine.load.Checkpoint;
 import java.nio.file.Path;
+import java.util.List;
 
 /**
  * HunYuan (Hunyuan-Large) decoder: the forward pass of spec §3, top to bottom, as calls into a
@@ -145,6 +146,9 @@ public final class HunyuanModel implements AutoCloseable {
 
     private OutputBuffers outputBuffers(int rows) {
         if (outputs == null || outputs.rows != rows) {
+            if (outputs != null) {
+                List.of(outputs.selected, outputs.normed, outputs.logits).forEach(backend::release);
+            }
             outputs = new OutputBuffers(rows);
         }
         return outputs;
@@ -187,6 +191,11 @@ public final class HunyuanModel implements AutoCloseable {
 
     private Workspace workspace(int tokens) {
         if (workspace == null || workspace.tokens != tokens) {
+            if (workspace != null) {
+                List.of(workspace.x, workspace.h, workspace.q, workspace.k, workspace.v, workspace.attention,
+                        workspace.routerLogits, workspace.ffn, workspace.sharedGate, workspace.sharedUp)
+                        .forEach(backend::release);
+            }
             workspace = new Workspace(tokens);
         }
         return workspace;

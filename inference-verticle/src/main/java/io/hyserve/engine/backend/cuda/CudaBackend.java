@@ -23,12 +23,13 @@ import io.hyserve.kernels.RopeQkNormKernel;
 import io.hyserve.kernels.SiluMulKernel;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.lang.ref.Cleaner;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * The forward pass's operations on an NVIDIA GPU through the kernels module: weights stay as the checkpoint
@@ -42,8 +43,6 @@ import java.util.Map;
 public final class CudaBackend implements Backend {
     private static final ValueLayout.OfShort HALF = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfFloat FLOAT = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    /** Activations have no close in the Backend API; their device memory goes when they become unreachable. */
-    private static final Cleaner CLEANER = Cleaner.create();
 
     private final Gpu gpu;
     private final EmbeddingKernel embedding;
@@ -56,6 +55,8 @@ public final class CudaBackend implements Backend {
     private final MoeRoutingKernel routing;
     private final Map<String, DeviceMemory> scratch = new HashMap<>();
     private final List<DeviceMemory> weights = new ArrayList<>();
+    /** Activations not yet released; what the model still holds at close is freed then. */
+    private final Set<CudaActivations> live = new HashSet<>();
     private long weightBytesRead;
     private long flops;
 
@@ -119,10 +120,17 @@ public final class CudaBackend implements Backend {
 
     @Override
     public Activations allocate(int rows, int cols) {
-        DeviceMemory memory = gpu.allocate(4L * rows * cols);
-        CudaActivations activations = new CudaActivations(memory, rows, cols);
-        CLEANER.register(activations, memory::close);
+        CudaActivations activations = new CudaActivations(gpu.allocate(4L * rows * cols), rows, cols);
+        live.add(activations);
         return activations;
+    }
+
+    @Override
+    public void release(Activations activations) {
+        CudaActivations a = cuda(activations);
+        if (live.remove(a)) {
+            a.memory().close();
+        }
     }
 
     @Override
@@ -171,11 +179,7 @@ public final class CudaBackend implements Backend {
                 throw new IllegalArgumentException("token id %d is outside the vocabulary [0, %d)".formatted(id, w.rows()));
             }
         }
-        if (w.type() == MatmulKernel.WeightType.F16) {
-            throw new IllegalArgumentException("F16 embedding tables are not supported on the GPU");
-        }
-        embedding.gather(o.memory(), w.memory(), w.type() == MatmulKernel.WeightType.BF16, ints("ids", ids), ids.length,
-                w.cols());
+        embedding.gather(o.memory(), w.memory(), w.type(), ints("ids", ids), ids.length, w.cols());
     }
 
     @Override
@@ -191,6 +195,9 @@ public final class CudaBackend implements Backend {
     public void headRmsNorm(Activations x, int numHeads, Weight weight, float eps) {
         CudaActivations a = cuda(x);
         int d = a.cols() / numHeads;
+        if (d * numHeads != a.cols()) {
+            throw new IllegalArgumentException("%d columns are not %d heads".formatted(a.cols(), numHeads));
+        }
         requireVector(weight, d);
         norm.rmsNorm(a.memory(), a.memory(), cuda(weight).memory(), a.rows() * numHeads, d, eps);
     }
@@ -232,7 +239,12 @@ public final class CudaBackend implements Backend {
     @Override
     public void rope(Activations x, int numHeads, float[] cos, float[] sin) {
         CudaActivations a = cuda(x);
-        rope.apply(a.memory(), floats("cos", cos), floats("sin", sin), null, a.rows(), numHeads, a.cols() / numHeads, 0f);
+        int d = a.cols() / numHeads;
+        if (d * numHeads != a.cols() || cos.length < a.rows() * d / 2 || sin.length != cos.length) {
+            throw new IllegalArgumentException("rotary tables of %d values for %d rows of %d heads of %d"
+                    .formatted(cos.length, a.rows(), numHeads, d));
+        }
+        rope.apply(a.memory(), floats("cos", cos), floats("sin", sin), null, a.rows(), numHeads, d, 0f);
     }
 
     @Override
@@ -241,6 +253,11 @@ public final class CudaBackend implements Backend {
         CudaKvStorage store = (CudaKvStorage) kv;
         CudaActivations k = cuda(keys);
         CudaActivations v = cuda(values);
+        int width = store.layout().numKvHeads() * store.layout().headDim();
+        if (k.rows() != step.numTokens() || v.rows() != step.numTokens() || k.cols() < width || v.cols() < width) {
+            throw new IllegalArgumentException("keys (%d, %d) and values (%d, %d) for %d tokens of %d columns"
+                    .formatted(k.rows(), k.cols(), v.rows(), v.cols(), step.numTokens(), width));
+        }
         attention.writeKv(store.pool(), kvLayer, k.memory(), k.cols(), v.memory(), v.cols(),
                 ints("slots", step.slots()), step.numTokens(), unitRmsKeys, eps);
     }
@@ -347,6 +364,8 @@ public final class CudaBackend implements Backend {
     @Override
     public void close() {
         gpu.synchronize();
+        live.forEach(a -> a.memory().close());
+        live.clear();
         scratch.values().forEach(DeviceMemory::close);
         weights.forEach(DeviceMemory::close);
         gpu.close();
