@@ -1,7 +1,7 @@
 // The small element-wise steps of the forward pass: residual add, bias, row gather and scatter (MoE dispatch),
 // and the MoE combine, out[t] += sum over j of weight(t, j) * expert_out(t, j), in the token's top-k order as
 // the CPU backend sums it. CPU reference: CpuBackend.add / addBias / gatherRows / moeExperts' combine
-// (ElementwiseReference in the tests). Launch: see each kernel.
+// (checked inline in ForwardKernelsOnDeviceTest). Launch: see each kernel.
 #include "common.cuh"
 
 // acc += x over n floats. Grid-stride: grid = min(ceil(n / 256), 65535), block = 256.

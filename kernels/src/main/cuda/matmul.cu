@@ -3,7 +3,7 @@
 // stride over k and a shuffle tree sums them, so every output element is reduced in the same order however many
 // rows share the call (batch-invariant), and each weight row is read once per ROWS input rows.
 // This is the correct baseline the tensor-core GEMMs are checked against; CPU reference: CpuBackend.matmul
-// (MatmulReference in the tests). Launch: grid = (ceil(n / 8), ceil(rows / ROWS)), block = 256 (8 warps).
+// (CpuReference.matmul in the tests). Launch: grid = (ceil(n / 8), ceil(rows / ROWS)), block = 256 (8 warps).
 #include <cuda_fp16.h>
 
 #include "common.cuh"

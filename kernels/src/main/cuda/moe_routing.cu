@@ -1,6 +1,6 @@
 // MoE routing as the spec gives it: softmax over the router logits in float32, top-k experts (ties to the
 // lower index, like torch.topk for top-1), weights renormalised over the chosen k when k > 1.
-// CPU reference: CpuBackend.route (MoeRoutingReference in the tests).
+// CPU reference: CpuBackend.route (CpuReference.route in the tests).
 // Launch: grid = ceil(tokens / 128), block = 128; one thread per token (Hunyuan has 16 experts: a serial pass
 // per token is cheaper than a reduction). Needs num_experts <= 256.
 #include "common.cuh"

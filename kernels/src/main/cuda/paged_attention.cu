@@ -6,7 +6,7 @@
 // Attention streams the sequence in chunks of blockDim positions with an online softmax (running max and sum),
 // so any context length fits in a fixed amount of shared memory; every query's reduction order depends only on
 // its own position, never on the batch (batch-invariant).
-// CPU reference: CpuBackend.writeKv / attention (PagedAttentionReference in the tests).
+// CPU reference: CpuBackend.writeKv / attention (CpuReference.attention in the tests).
 #include "common.cuh"
 
 namespace {

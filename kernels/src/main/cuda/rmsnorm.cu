@@ -1,6 +1,6 @@
 // RMSNorm, y = x / sqrt(mean(x^2) + eps) * w, per row; and the same fused with the residual add that precedes
 // every norm after the first (residual += delta; y = norm(residual)), one read of each row instead of three.
-// CPU reference: CpuBackend.rmsNorm / add (RmsNormReference in the tests); sums are float32 in a tree order,
+// CPU reference: CpuBackend.rmsNorm / add (CpuReference.rmsNorm in the tests); sums are float32 in a tree order,
 // so results agree with the CPU's ordered sums to a few ulps, not bit for bit.
 // Launch: grid = rows, block = 256 (any multiple of 32 up to 1024), no dynamic shared memory.
 #include "common.cuh"

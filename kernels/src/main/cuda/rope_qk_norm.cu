@@ -3,7 +3,7 @@
 // base already folded in (RotaryEmbedding). Halves rotate as in HF's rotate_half:
 //   lo' = lo*cos - hi*sin, hi' = hi*cos + lo*sin.
 // weight may be null: rotation only (checkpoints without QK-norm). CPU reference: CpuBackend.rope then
-// headRmsNorm (RopeQkNormReference in the tests).
+// headRmsNorm (CpuReference.ropeQkNorm in the tests).
 // Launch: grid = (heads, tokens), block = 128 (any multiple of 32; threads loop over the head),
 // dynamic shared memory = headDim floats.
 #include "common.cuh"

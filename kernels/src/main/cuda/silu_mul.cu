@@ -1,5 +1,5 @@
 // SwiGLU activation of the dense and expert MLPs: gate[i] = silu(gate[i]) * up[i], in place.
-// CPU reference: CpuBackend.siluMul (SiluMulReference in the tests).
+// CPU reference: CpuBackend.siluMul (CpuReference.siluMul in the tests).
 // Launch: grid = ceil(n / 256) (capped; the loop strides), block = 256.
 #include "common.cuh"
 
