@@ -203,15 +203,20 @@ Call with (dict "ctx" $ "role" "gateway"). */}}
       value: {{ include "hyserve.modelDir" .ctx }}
     - name: HYSERVE_COPY_WEIGHTS
       value: {{ eq .role "worker" | quote }}
+    # Copy tools keep caches under $HOME; the root filesystem is read-only.
+    - name: HOME
+      value: /tmp
     {{- with $init.env }}
     {{- toYaml . | nindent 4 }}
     {{- end }}
   securityContext:
     {{- toYaml $v.securityContext | nindent 4 }}
-  {{- with $init.resources }}
+  {{- /* The scheduler places the pod only where the copy fits on the node's disk. */}}
+  {{- $storage := ternary $init.sizeLimit $init.gatewaySizeLimit (eq .role "worker") }}
+  {{- $resources := deepCopy (default dict $init.resources) }}
+  {{- $_ := set $resources "requests" (merge (default dict $resources.requests) (dict "ephemeral-storage" $storage)) }}
   resources:
-    {{- toYaml . | nindent 4 }}
-  {{- end }}
+    {{- toYaml $resources | nindent 4 }}
   volumeMounts:
     - name: tmp
       mountPath: /tmp
@@ -220,9 +225,16 @@ Call with (dict "ctx" $ "role" "gateway"). */}}
 {{- end }}
 {{- end }}
 
+{{/* Strimzi 1.0 serves only kafka.strimzi.io/v1; older operators only v1beta2, with the same fields used here. */}}
+{{- define "hyserve.strimziApiVersion" -}}
+{{- ternary "kafka.strimzi.io/v1" "kafka.strimzi.io/v1beta2" (.Capabilities.APIVersions.Has "kafka.strimzi.io/v1") }}
+{{- end }}
+
 {{/* Pod-level settings of both roles. */}}
 {{- define "hyserve.podSpecCommon" -}}
 serviceAccountName: {{ include "hyserve.serviceAccountName" . }}
+# Service links would put variables such as HYSERVE_PORT into the environment, where serve reads its options.
+enableServiceLinks: false
 automountServiceAccountToken: {{ .Values.serviceAccount.automountServiceAccountToken }}
 {{- with .Values.imagePullSecrets }}
 imagePullSecrets:

@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
@@ -16,14 +17,21 @@ import java.util.List;
 public final class ApiKeys {
     private record Entry(String name, byte[] digest) {}
 
-    private final List<Entry> entries;
+    private volatile List<Entry> entries;
+    /** The keys file, re-read when it changes (a mounted Secret is updated in place); null without one. */
+    private final Path file;
+    private final List<String> otherLines;
+    private FileTime fileVersion;
 
-    private ApiKeys(List<Entry> entries) {
+    private ApiKeys(List<Entry> entries, Path file, List<String> otherLines, FileTime fileVersion) {
         this.entries = List.copyOf(entries);
+        this.file = file;
+        this.otherLines = List.copyOf(otherLines);
+        this.fileVersion = fileVersion;
     }
 
     public static ApiKeys none() {
-        return new ApiKeys(List.of());
+        return new ApiKeys(List.of(), null, List.of(), null);
     }
 
     /**
@@ -31,6 +39,10 @@ public final class ApiKeys {
      * are skipped. The same format serves a file and a comma-separated environment variable.
      */
     public static ApiKeys parse(List<String> lines) {
+        return new ApiKeys(entries(lines), null, List.of(), null);
+    }
+
+    private static List<Entry> entries(List<String> lines) {
         List<Entry> entries = new ArrayList<>();
         for (String raw : lines) {
             String line = raw.strip();
@@ -45,11 +57,44 @@ public final class ApiKeys {
             }
             entries.add(new Entry(name, digest(key)));
         }
-        return new ApiKeys(entries);
+        return entries;
     }
 
-    public static ApiKeys load(Path file) throws IOException {
-        return parse(Files.readAllLines(file, StandardCharsets.UTF_8));
+    /** The keys of {@code file} and of {@code otherLines} (given on the command line or in the environment). */
+    public static ApiKeys load(Path file, List<String> otherLines) throws IOException {
+        FileTime version = Files.getLastModifiedTime(file);
+        List<String> lines = new ArrayList<>(otherLines);
+        lines.addAll(Files.readAllLines(file, StandardCharsets.UTF_8));
+        return new ApiKeys(entries(lines), file, otherLines, version);
+    }
+
+    /**
+     * Re-reads the keys file if it changed, so keys rotate without a restart. A file that cannot be read, holds
+     * an invalid key or no key at all leaves the keys in force (authentication is never switched off this way).
+     *
+     * @return whether the keys changed
+     */
+    public synchronized boolean reloadIfChanged() {
+        if (file == null) {
+            return false;
+        }
+        try {
+            FileTime version = Files.getLastModifiedTime(file);
+            if (version.equals(fileVersion)) {
+                return false;
+            }
+            List<String> lines = new ArrayList<>(otherLines);
+            lines.addAll(Files.readAllLines(file, StandardCharsets.UTF_8));
+            List<Entry> reloaded = entries(lines);
+            if (reloaded.isEmpty()) {
+                throw new IllegalArgumentException("no key in the file");
+            }
+            entries = List.copyOf(reloaded);
+            fileVersion = version;
+            return true;
+        } catch (IOException | IllegalArgumentException e) {
+            throw new IllegalStateException("API keys in " + file + " not reloaded: " + e.getMessage(), e);
+        }
     }
 
     public boolean enabled() {

@@ -76,6 +76,8 @@ import org.slf4j.LoggerFactory;
 public final class Gateway extends VerticleBase {
     private static final Logger log = LoggerFactory.getLogger(Gateway.class);
     private static final long LIVENESS_CHECK_MS = 500;
+    /** How often a keys file is checked for changes (Kubernetes updates mounted Secrets within about a minute). */
+    private static final long KEYS_CHECK_MS = 2_000;
 
     private final GatewayConfig config;
     private final PromptEncoder encoder;
@@ -172,6 +174,12 @@ public final class Gateway extends VerticleBase {
             return null;
         }).compose(v -> startKafka()).compose(v -> startHttp()).onSuccess(v -> {
             vertx.setPeriodic(LIVENESS_CHECK_MS, id -> failStreamsOfLostWorkers());
+            vertx.setPeriodic(KEYS_CHECK_MS, id -> vertx.executeBlocking(config.security().apiKeys()::reloadIfChanged,
+                    false).onSuccess(changed -> {
+                        if (changed) {
+                            log.atInfo().setMessage("API keys reloaded").log();
+                        }
+                    }).onFailure(e -> log.atWarn().setMessage(e.getMessage()).log()));
             log.atInfo().setMessage("gateway listening").addKeyValue("port", server.actualPort())
                     .addKeyValue("gatewayId", config.gatewayId()).addKeyValue("model", config.modelName()).log();
         });

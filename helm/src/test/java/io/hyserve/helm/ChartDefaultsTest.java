@@ -156,6 +156,16 @@ class ChartDefaultsTest {
     }
 
     @Test
+    void workersRollOneAtATimeAndNoPodGetsServiceLinks() {
+        var rolling = chart.worker().getSpec().getStrategy().getRollingUpdate();
+        assertThat(rolling.getMaxSurge().getIntVal()).as("no surge pod waiting for a GPU").isZero();
+        assertThat(rolling.getMaxUnavailable().getIntVal()).isEqualTo(1);
+        for (var deployment : List.of(chart.gateway(), chart.worker())) {
+            assertThat(pod(deployment).getEnableServiceLinks()).as("HYSERVE_* variables are options").isFalse();
+        }
+    }
+
+    @Test
     void everyPodAndContainerRunsRestricted() {
         List<PodSpec> pods = List.of(pod(chart.gateway()), pod(chart.worker()), testPod().getSpec());
         for (PodSpec spec : pods) {

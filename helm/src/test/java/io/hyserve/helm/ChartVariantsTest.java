@@ -83,6 +83,10 @@ class ChartVariantsTest {
         assertThat(map(kafka, "spec", "kafka", "config")).containsEntry("default.replication.factor", 3)
                 .containsEntry("min.insync.replicas", 2).containsEntry("offsets.topic.replication.factor", 3);
         assertThat(map(kafka, "spec", "entityOperator")).containsKey("topicOperator");
+        // Topics of one replica on three brokers: acks=all must not wait for replicas that do not exist.
+        GenericKubernetesResource single = single(Manifests.render("strimzi", "kafka.replication", 1).custom("Kafka"));
+        assertThat(map(single, "spec", "kafka", "config")).containsEntry("min.insync.replicas", 1)
+                .containsEntry("offsets.topic.replication.factor", 3).containsEntry("transaction.state.log.min.isr", 2);
         assertThat(map(kafka, "spec", "kafka")).doesNotContainKeys("replicas", "storage");
         assertThat(map(kafka, "spec")).doesNotContainKey("zookeeper");
 
@@ -270,13 +274,21 @@ class ChartVariantsTest {
         assertThat(chart.gateway().getSpec().getReplicas()).as("the autoscaler owns the count").isNull();
 
         NetworkPolicy gatewayPolicy = chart.get(NetworkPolicy.class, GATEWAY);
-        var rule = single(gatewayPolicy.getSpec().getIngress());
+        var rules = gatewayPolicy.getSpec().getIngress();
+        assertThat(rules).hasSize(2);
+        var rule = rules.getFirst();
         assertThat(rule.getPorts()).singleElement().satisfies(p -> assertThat(p.getPort().getStrVal()).isEqualTo("http"));
         assertThat(rule.getFrom()).filteredOn(peer -> peer.getPodSelector() != null).singleElement()
                 .satisfies(peer -> assertThat(peer.getPodSelector().getMatchLabels())
                         .containsEntry("app.kubernetes.io/component", "test"));
-        var workerRule = single(chart.get(NetworkPolicy.class, WORKER).getSpec().getIngress());
-        assertThat(workerRule.getPorts()).singleElement()
+        // The scrapers reach /metrics of both roles beside the API's and the workers' own peers.
+        var workerRules = chart.get(NetworkPolicy.class, WORKER).getSpec().getIngress();
+        assertThat(workerRules).hasSize(2);
+        for (var scrape : List.of(rules.get(1), workerRules.get(1))) {
+            assertThat(scrape.getFrom()).singleElement().satisfies(peer -> assertThat(
+                    peer.getNamespaceSelector().getMatchLabels()).containsEntry("kubernetes.io/metadata.name", "monitoring"));
+        }
+        assertThat(workerRules.get(0).getPorts()).singleElement()
                 .satisfies(p -> assertThat(p.getPort().getStrVal()).isEqualTo("health"));
 
         Pod test = ChartDefaultsTest.testPod(Manifests.values("gateway-features"));

@@ -207,8 +207,12 @@ public final class InferenceWorker implements AutoCloseable {
         return assigned && !draining && pollThread.isAlive();
     }
 
+    /**
+     * Taking requests, or stopped on purpose. A worker drained without being stopped after (someone else's call
+     * of {@code /admin/drain}) is not alive, so its pod is restarted rather than kept out of service for good.
+     */
     public boolean alive() {
-        return pollThread.isAlive() || stopped.getCount() == 0;
+        return pollThread.isAlive() || closed;
     }
 
     /** Requests taken from Kafka and not finished. */

@@ -112,7 +112,8 @@ final class ServeCommand implements Callable<Integer> {
                     + "environment, where ps cannot see them (default: no authentication)")
     List<String> apiKeys = new ArrayList<>();
 
-    @Option(names = "--api-keys-file", paramLabel = "FILE", description = "Bearer keys, one key or name:key per line")
+    @Option(names = "--api-keys-file", paramLabel = "FILE",
+            description = "Bearer keys, one key or name:key per line; re-read when the file changes")
     Path apiKeysFile;
 
     @Option(names = "--requests-per-minute", defaultValue = "0", description = "Per key; 0 = unlimited (default: ${DEFAULT-VALUE})")
@@ -192,14 +193,12 @@ final class ServeCommand implements Callable<Integer> {
         s.drainDelay = drainDelay;
         s.allowSpecialTokensInChat = allowSpecialTokensInChat;
         s.sendBufferBytes = sendBufferBytes;
-        List<String> keyLines = new ArrayList<>(apiKeys);
-        if (apiKeysFile != null) {
-            keyLines.addAll(Files.readAllLines(apiKeysFile));
-        }
         if (otlpEndpoint != null && !otlpEndpoint.isBlank()) {
             s.telemetry = Tracing.otlp(otlpEndpoint, s.role.name().toLowerCase(Locale.ROOT));
         }
-        s.security = new GatewayConfig.Security(ApiKeys.parse(keyLines),
+        // A keys file is re-read when it changes, so keys rotate without a restart.
+        ApiKeys keys = apiKeysFile != null ? ApiKeys.load(apiKeysFile, apiKeys) : ApiKeys.parse(apiKeys);
+        s.security = new GatewayConfig.Security(keys,
                 new RateLimits(requestsPerMinute, tokensPerMinute, streamsPerKey), corsOrigins, tlsCert, tlsKey);
         s.modelDirectory = engine.modelDirectory();
         s.tokenizerDirectory = engine.tokenizerDirectory();

@@ -139,6 +139,8 @@ class AsyncJobsTest {
                     if (!bStopped && drain != null && drain.isDone()) {
                         assertThat(drain.get().statusCode()).as(drain.get().body()).isEqualTo(200);
                         assertThat(ServePipelineTest.get(b, "/health/ready").statusCode()).isEqualTo(503);
+                        // Drained but not stopped: not live, so a pod that someone else drained gets restarted.
+                        assertThat(ServePipelineTest.get(b, "/health/live").statusCode()).isEqualTo(503);
                         b.close();
                         bStopped = true;
                     }
