@@ -139,10 +139,10 @@ class ChartDefaultsTest {
         var preStop = main(chart.worker()).getLifecycle().getPreStop().getHttpGet();
         assertThat(preStop.getPath()).isEqualTo("/admin/drain");
         assertThat(preStop.getPort().getStrVal()).isEqualTo("health");
-        assertThat(pod(chart.worker()).getTerminationGracePeriodSeconds()).isEqualTo(90L);
+        assertThat(pod(chart.worker()).getTerminationGracePeriodSeconds()).isEqualTo(105L);
 
         Manifests longer = Manifests.render("default", "worker.shutdownGraceSeconds", 45);
-        assertThat(pod(longer.worker()).getTerminationGracePeriodSeconds()).isEqualTo(105L);
+        assertThat(pod(longer.worker()).getTerminationGracePeriodSeconds()).isEqualTo(120L);
         assertThat(longer.properties("worker")).containsEntry("shutdown-grace", "PT45S");
     }
 
