@@ -147,7 +147,7 @@ public final class HunyuanModel implements AutoCloseable {
     private OutputBuffers outputBuffers(int rows) {
         if (outputs == null || outputs.rows != rows) {
             if (outputs != null) {
-                List.of(outputs.selected, outputs.normed, outputs.logits).forEach(backend::release);
+                outputs.release();
             }
             outputs = new OutputBuffers(rows);
         }
@@ -172,6 +172,10 @@ public final class HunyuanModel implements AutoCloseable {
             logits = backend.allocate(rows, config.vocabSize());
             host = new float[rows * config.vocabSize()];
         }
+
+        void release() {
+            List.of(selected, normed, logits).forEach(backend::release);
+        }
     }
 
     private void project(Activations out, Activations in, Weight weight, Weight bias) {
@@ -192,9 +196,7 @@ public final class HunyuanModel implements AutoCloseable {
     private Workspace workspace(int tokens) {
         if (workspace == null || workspace.tokens != tokens) {
             if (workspace != null) {
-                List.of(workspace.x, workspace.h, workspace.q, workspace.k, workspace.v, workspace.attention,
-                        workspace.routerLogits, workspace.ffn, workspace.sharedGate, workspace.sharedUp)
-                        .forEach(backend::release);
+                workspace.release();
             }
             workspace = new Workspace(tokens);
         }
@@ -230,6 +232,10 @@ public final class HunyuanModel implements AutoCloseable {
             ffn = backend.allocate(tokens, hidden);
             sharedGate = backend.allocate(tokens, mlpWidth);
             sharedUp = backend.allocate(tokens, mlpWidth);
+        }
+
+        void release() {
+            List.of(x, h, q, k, v, attention, routerLogits, ffn, sharedGate, sharedUp).forEach(backend::release);
         }
     }
 

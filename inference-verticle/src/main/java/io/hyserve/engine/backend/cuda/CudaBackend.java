@@ -57,6 +57,9 @@ public final class CudaBackend implements Backend {
     private final List<DeviceMemory> weights = new ArrayList<>();
     /** Activations not yet released; what the model still holds at close is freed then. */
     private final Set<CudaActivations> live = new HashSet<>();
+    private StepOnDevice stepOnDevice;
+    private float[] ropeCos;
+    private float[] ropeSin;
     private long weightBytesRead;
     private long flops;
 
@@ -244,7 +247,14 @@ public final class CudaBackend implements Backend {
             throw new IllegalArgumentException("rotary tables of %d values for %d rows of %d heads of %d"
                     .formatted(cos.length, a.rows(), numHeads, d));
         }
-        rope.apply(a.memory(), floats("cos", cos), floats("sin", sin), null, a.rows(), numHeads, d, 0f);
+        // Queries and keys of every layer share the step's tables (new arrays each step): copied once per step.
+        if (cos != ropeCos || sin != ropeSin) {
+            floats("cos", cos);
+            floats("sin", sin);
+            ropeCos = cos;
+            ropeSin = sin;
+        }
+        rope.apply(a.memory(), scratch.get("cos"), scratch.get("sin"), null, a.rows(), numHeads, d, 0f);
     }
 
     @Override
@@ -258,8 +268,8 @@ public final class CudaBackend implements Backend {
             throw new IllegalArgumentException("keys (%d, %d) and values (%d, %d) for %d tokens of %d columns"
                     .formatted(k.rows(), k.cols(), v.rows(), v.cols(), step.numTokens(), width));
         }
-        attention.writeKv(store.pool(), kvLayer, k.memory(), k.cols(), v.memory(), v.cols(),
-                ints("slots", step.slots()), step.numTokens(), unitRmsKeys, eps);
+        attention.writeKv(store.pool(), kvLayer, k.memory(), k.cols(), v.memory(), v.cols(), onDevice(step).slots(),
+                step.numTokens(), unitRmsKeys, eps);
     }
 
     @Override
@@ -272,6 +282,23 @@ public final class CudaBackend implements Backend {
         int d = store.layout().headDim();
         int heads = q.cols() / d;
         flops += step.attentionFlops(heads, d);
+        StepOnDevice layout = onDevice(step);
+        attention.attend(o.memory(), q.memory(), store.pool(), kvLayer, keyNorm == null ? null : cuda(keyNorm).memory(),
+                layout.positions(), layout.sequences(), layout.tables(), layout.maxBlocks(), step.numTokens(), heads);
+    }
+
+    /** A step's layout on the device: slots, positions, owning sequences and block tables padded to one width. */
+    private record StepOnDevice(StepLayout step, DeviceMemory slots, DeviceMemory positions, DeviceMemory sequences,
+            DeviceMemory tables, int maxBlocks) {}
+
+    /**
+     * Every layer of a step uses the same layout (the engine builds a new one per step), so it is copied to the
+     * device once per step instead of once per layer, each copy a wait for the stream.
+     */
+    private StepOnDevice onDevice(StepLayout step) {
+        if (stepOnDevice != null && stepOnDevice.step() == step) {
+            return stepOnDevice;
+        }
         int[][] tables = step.blockTables();
         int maxBlocks = 1;
         for (int[] table : tables) {
@@ -281,9 +308,9 @@ public final class CudaBackend implements Backend {
         for (int s = 0; s < tables.length; s++) {
             System.arraycopy(tables[s], 0, flat, s * maxBlocks, tables[s].length);
         }
-        attention.attend(o.memory(), q.memory(), store.pool(), kvLayer, keyNorm == null ? null : cuda(keyNorm).memory(),
-                ints("positions", step.positions()), ints("sequences", step.tokenSequence()), ints("tables", flat),
-                maxBlocks, step.numTokens(), heads);
+        stepOnDevice = new StepOnDevice(step, ints("slots", step.slots()), ints("positions", step.positions()),
+                ints("sequences", step.tokenSequence()), ints("tables", flat), maxBlocks);
+        return stepOnDevice;
     }
 
     @Override
