@@ -214,6 +214,11 @@ class ServePipelineTest {
                 assertThat(n).isPositive();
                 seen += new String(chunk, 0, n, StandardCharsets.UTF_8);
             }
+            // Statistics are published after each step, so they may trail the first token by one step.
+            long deadline = System.nanoTime() + 1_000_000_000L;
+            while (engine.stats().running() != 1 && System.nanoTime() < deadline) {
+                Thread.sleep(1);
+            }
             assertThat(engine.stats().running()).isEqualTo(1);
         }
         long closedAt = System.nanoTime();
