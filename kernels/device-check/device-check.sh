@@ -3,9 +3,11 @@
 #   ./mvnw -B -pl kernels/device-check -am package -DskipTests       (here, where nvcc compiles the kernels)
 #   run: bash kernels/device-check/device-check.sh   carry: kernels/device-check/target/device-check.tar.gz
 # It prints the GPU, then one line per test: each kernel against its CPU twin, and the golden-logits tests of the
-# BF16 fixture on the CUDA backend (and on the CPU backends beside it); when all pass, the decode benchmark of the
-# medium synthetic model at batch 1 and 32 against the GPU's copy bandwidth. Exit 0 all passed, 1 a failure, 2 a
-# skip (no usable GPU). Within five minutes.
+# BF16 fixture on the CUDA backend (and on the CPU backends beside it). When all pass, the benchmarks: the fused
+# MoE at the Hunyuan-Large layer shape against our per-expert loop, the same block in PyTorch (torch_moe_bench.py,
+# where python3 has torch), decode of the medium synthetic model at batch 1 and 32 on the float32 and bf16 paths
+# against the GPU's copy bandwidth, and the bf16 path's drift from the float32 one (medium model and the BF16
+# fixture). Exit 0 all passed, 1 a failure, 2 a skip (no usable GPU). Within five minutes.
 set -uo pipefail
 module="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 work="$(mktemp -d)"
@@ -25,9 +27,18 @@ java=("$here/runtime/bin/java" --add-modules jdk.incubator.vector --enable-nativ
 timeout 160 "${java[@]}" -Dhyserve.fixtures="$here/fixtures" -Dhyserve.fixtures.models=tiny-hunyuan-moe-bf16 \
     -jar "$here/device-tests.jar"
 status=$?
-# The benchmark only means something once every kernel and the golden logits check out.
-if [ "$status" -eq 0 ]; then
-    timeout 120 "${java[@]}" -cp "$here/device-tests.jar" io.hyserve.devicecheck.DecodeBench cuda medium \
+# The benchmarks run after a failed test too (the failure qualifies their figures), not without a usable GPU.
+if [ "$status" -eq 0 ] || [ "$status" -eq 1 ]; then
+    bench=("${java[@]}" -cp "$here/device-tests.jar")
+    timeout 150 "${bench[@]}" io.hyserve.devicecheck.MoeBench || status=1
+    if python3 -c "import torch" 2>/dev/null; then
+        PYTHONUNBUFFERED=1 timeout 100 python3 "$module/torch_moe_bench.py" || status=1
+    else
+        echo "torch moe bench: skipped, python3 has no torch"
+    fi
+    timeout 150 "${bench[@]}" io.hyserve.devicecheck.DecodeBench cuda,cuda-bf16 medium "$here/fixtures/tokenizer" \
+        || status=1
+    timeout 60 "${bench[@]}" io.hyserve.devicecheck.Bf16Drift "$here/fixtures/tiny-hunyuan-moe-bf16" \
         "$here/fixtures/tokenizer" || status=1
 fi
 exit "$status"

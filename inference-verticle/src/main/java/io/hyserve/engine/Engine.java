@@ -101,18 +101,19 @@ public final class Engine implements AutoCloseable {
         return switch (config.device()) {
             case "cpu" -> CpuBackend.vector(config.threads(), config.residentWeights());
             case "cpu-scalar" -> CpuBackend.scalar(config.threads());
-            case "cuda" -> CudaBackend.open(0);
+            case "cuda" -> CudaBackend.open(0, false);
+            case "cuda-bf16" -> CudaBackend.open(0, true);
             case "auto" -> {
                 Gpu.Availability gpu = Gpu.availability();
                 if (gpu.available()) {
-                    yield CudaBackend.open(0);
+                    yield CudaBackend.open(0, false);
                 }
                 log.atInfo().setMessage("device auto: no usable GPU, running on the CPU backend")
                         .addKeyValue("reason", gpu.reason()).log();
                 yield CpuBackend.vector(config.threads(), config.residentWeights());
             }
             default -> throw new IllegalArgumentException(
-                    "unknown device '%s'; expected auto, cuda, cpu or cpu-scalar".formatted(config.device()));
+                    "unknown device '%s'; expected auto, cuda, cuda-bf16, cpu or cpu-scalar".formatted(config.device()));
         };
     }
 

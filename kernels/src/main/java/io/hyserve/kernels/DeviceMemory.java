@@ -2,13 +2,16 @@ package io.hyserve.kernels;
 
 import static jcuda.driver.JCudaDriver.cuMemAlloc;
 import static jcuda.driver.JCudaDriver.cuMemFree;
+import static jcuda.driver.JCudaDriver.cuMemcpyDtoD;
 import static jcuda.driver.JCudaDriver.cuMemcpyDtoH;
 import static jcuda.driver.JCudaDriver.cuMemcpyHtoD;
 import static jcuda.driver.JCudaDriver.cuMemsetD32;
+import static jcuda.driver.JCudaDriver.cuPointerGetAttribute;
 
 import java.lang.foreign.MemorySegment;
 import jcuda.Pointer;
 import jcuda.driver.CUdeviceptr;
+import jcuda.driver.CUpointer_attribute;
 
 /**
  * A device allocation. Copies from and to Java arrays are synchronous on the legacy default stream, which waits
@@ -34,6 +37,14 @@ public final class DeviceMemory implements AutoCloseable {
 
     CUdeviceptr pointer() {
         return pointer;
+    }
+
+    /** The allocation's device address, for tables of pointers that kernels read (experts' weights). */
+    long address() {
+        long[] address = new long[1];
+        gpu.bind();
+        cuPointerGetAttribute(Pointer.to(address), CUpointer_attribute.CU_POINTER_ATTRIBUTE_DEVICE_POINTER, pointer);
+        return address[0];
     }
 
     public DeviceMemory write(float[] data) {
@@ -69,6 +80,19 @@ public final class DeviceMemory implements AutoCloseable {
         }
         gpu.bind();
         cuMemsetD32(pointer, 0, bytes / 4);
+    }
+
+    /** The first {@code size} bytes of {@code source}, in stream order. */
+    public DeviceMemory copyFrom(DeviceMemory source, long size) {
+        requireFits(size);
+        source.requireFits(size);
+        gpu.bind();
+        cuMemcpyDtoD(pointer, source.pointer, size);
+        return this;
+    }
+
+    public void read(short[] into) {
+        copyOut(Pointer.to(into), 2L * into.length);
     }
 
     public void read(float[] into) {

@@ -5,6 +5,7 @@ import static jcuda.driver.JCudaDriver.cuDeviceGet;
 import static jcuda.driver.JCudaDriver.cuDeviceGetAttribute;
 import static jcuda.driver.JCudaDriver.cuDeviceGetCount;
 import static jcuda.driver.JCudaDriver.cuDeviceGetName;
+import static jcuda.driver.JCudaDriver.cuFuncSetAttribute;
 import static jcuda.driver.JCudaDriver.cuDevicePrimaryCtxRelease;
 import static jcuda.driver.JCudaDriver.cuDevicePrimaryCtxRetain;
 import static jcuda.driver.JCudaDriver.cuInit;
@@ -30,6 +31,7 @@ import jcuda.driver.CUdevice;
 import jcuda.driver.CUdevice_attribute;
 import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUfunction;
+import jcuda.driver.CUfunction_attribute;
 import jcuda.driver.CUmodule;
 import jcuda.driver.CUstream;
 import jcuda.driver.JCudaDriver;
@@ -43,6 +45,8 @@ public final class Gpu implements AutoCloseable {
     private static final String KERNELS = "/io/hyserve/kernels/";
     /** CUDA's limit on a grid's y dimension, where kernels put tokens. */
     static final int MAX_GRID_Y = 65_535;
+    /** Dynamic shared memory a launch gets without raising the kernel's limit first. */
+    private static final int DEFAULT_SHARED_BYTES = 48 * 1024;
     private static volatile Availability availability;
 
     private final CUdevice device = new CUdevice();
@@ -199,7 +203,12 @@ public final class Gpu implements AutoCloseable {
                 default -> throw new IllegalArgumentException("kernel argument of type " + args[i].getClass());
             };
         }
-        cuLaunchKernel(function(module, kernel), gridX, gridY, 1, blockX, 1, 1, sharedBytes, stream,
+        CUfunction function = function(module, kernel);
+        if (sharedBytes > DEFAULT_SHARED_BYTES) {
+            cuFuncSetAttribute(function, CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+                    sharedBytes);
+        }
+        cuLaunchKernel(function, gridX, gridY, 1, blockX, 1, 1, sharedBytes, stream,
                 Pointer.to(params), null);
     }
 

@@ -23,7 +23,8 @@ import org.junit.jupiter.api.Test;
  */
 class KernelBinariesTest {
     private static final Path SOURCES = Path.of(System.getProperty("hyserve.cuda.sources"));
-    private static final Pattern ENTRY = Pattern.compile("extern \"C\" __global__ void (\\w+)\\(");
+    private static final Pattern ENTRY = Pattern.compile(
+            "extern \"C\" __global__ void (?:__launch_bounds__\\([\\w:]+\\)\\s+)?(\\w+)\\(");
     /** ELF machine number of NVIDIA CUDA. */
     private static final int EM_CUDA = 190;
 
@@ -54,7 +55,7 @@ class KernelBinariesTest {
         }
         assertThat(sources).containsExactlyInAnyOrder(EmbeddingKernel.MODULE, RmsNormKernel.MODULE,
                 RopeQkNormKernel.MODULE, MoeRoutingKernel.MODULE, SiluMulKernel.MODULE, MatmulKernel.MODULE,
-                ElementwiseKernel.MODULE, PagedAttentionKernel.MODULE);
+                ElementwiseKernel.MODULE, PagedAttentionKernel.MODULE, FusedMoeKernel.MODULE);
     }
 
     private static List<Path> sources() throws IOException {

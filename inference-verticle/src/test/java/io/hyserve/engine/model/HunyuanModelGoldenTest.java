@@ -63,7 +63,7 @@ class HunyuanModelGoldenTest {
             Backend backend = switch (backendName) {
                 case "cpu-vector" -> CpuBackend.vector(2);
                 case "cpu-scalar" -> CpuBackend.scalar(2);
-                default -> CudaBackend.open(0);
+                default -> CudaBackend.open(0, false); // float32 activations, as the goldens require
             };
             backends.add(backend);
             return HunyuanModel.load(Fixtures.model(name), backend, LoadProgress.NONE);

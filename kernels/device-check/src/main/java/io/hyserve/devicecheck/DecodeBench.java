@@ -23,8 +23,9 @@ import reactor.core.publisher.Flux;
 /**
  * Decode steps of the {@code medium} synthetic model (written on the spot, 1.8 GB) at batch 1 and 32 through the
  * engine's real path: weight bytes each step reads over its time, against the GPU's copy bandwidth measured in the
- * same run. Usage: {@code java -cp device-tests.jar io.hyserve.devicecheck.DecodeBench DEVICE PRESET TOKENIZER_DIR}
- * (DEVICE cuda on the GPU machine; cpu reports the same figures without a roof).
+ * same run; then, on the GPU, the bf16 path's drift from the float32 one on the same model ({@link Bf16Drift}).
+ * Usage: {@code java -cp device-tests.jar io.hyserve.devicecheck.DecodeBench DEVICES PRESET TOKENIZER_DIR}
+ * (DEVICES comma-separated: cuda,cuda-bf16 on the GPU machine; cpu reports the same figures without a roof).
  */
 public final class DecodeBench {
     private static final int PROMPT_TOKENS = 128;
@@ -32,14 +33,29 @@ public final class DecodeBench {
 
     private DecodeBench() {}
 
-    public static void main(String[] args) throws IOException {
-        run(args[0], SyntheticCheckpoint.preset(args[1]), Path.of(args[2]), System.out);
+    public static void main(String[] args) throws Exception {
+        SyntheticCheckpoint.Preset preset = SyntheticCheckpoint.preset(args[1]);
+        Path tokenizer = Path.of(args[2]);
+        Path model = Files.createTempDirectory("decode-bench");
+        try {
+            SyntheticCheckpoint.write(model, preset, 42);
+            for (String device : args[0].split(",")) {
+                run(device, preset, model, tokenizer, System.out);
+            }
+            if (args[0].contains("cuda-bf16")) {
+                Bf16Drift.compare(model, tokenizer, System.out);
+            }
+        } finally {
+            try (var files = Files.list(model)) {
+                for (Path file : files.toList()) {
+                    Files.delete(file);
+                }
+            }
+            Files.delete(model);
+        }
     }
 
-    static void run(String device, SyntheticCheckpoint.Preset preset, Path tokenizer, PrintStream out)
-            throws IOException {
-        Path model = Files.createTempDirectory("decode-bench");
-        SyntheticCheckpoint.write(model, preset, 42);
+    static void run(String device, SyntheticCheckpoint.Preset preset, Path model, Path tokenizer, PrintStream out) {
         EngineConfig config = EngineConfig.builder(model, tokenizer).device(device).maxNumSeqs(32)
                 .prefixCaching(false).build();
         try (Engine engine = Engine.start(config, LoadProgress.NONE)) {
@@ -47,7 +63,7 @@ public final class DecodeBench {
             engine.addStepListener(steps::add);
             SplittableRandom random = new SplittableRandom(7);
             generate(engine, prompts(random, 4), 8); // warm-up: module loads, first launches
-            double roof = device.equals("cuda") ? copyBandwidth() : Double.NaN;
+            double roof = device.startsWith("cuda") ? copyBandwidth() : Double.NaN;
             out.printf("decode bench: %s on %s%s%n", preset.name(), engine.backendName(),
                     Double.isNaN(roof) ? "" : ", copy bandwidth %.0f GB/s".formatted(roof / 1e9));
             for (int batch : new int[] {1, 32}) {
@@ -63,13 +79,6 @@ public final class DecodeBench {
                         bytesPerSecond / 1e9, Double.isNaN(roof) ? ""
                                 : " = %.1f %% of the copy bandwidth".formatted(100 * bytesPerSecond / roof));
             }
-        } finally {
-            try (var files = Files.list(model)) {
-                for (Path file : files.toList()) {
-                    Files.delete(file);
-                }
-            }
-            Files.delete(model);
         }
     }
 

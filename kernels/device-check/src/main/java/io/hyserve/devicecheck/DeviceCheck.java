@@ -21,7 +21,8 @@ import org.junit.platform.launcher.core.LauncherFactory;
  */
 public final class DeviceCheck {
     static final List<String> TEST_CLASSES = List.of("io.hyserve.kernels.KernelsOnDeviceTest",
-            "io.hyserve.kernels.ForwardKernelsOnDeviceTest", "io.hyserve.engine.model.HunyuanModelGoldenTest");
+            "io.hyserve.kernels.ForwardKernelsOnDeviceTest", "io.hyserve.kernels.FusedMoeOnDeviceTest",
+            "io.hyserve.engine.model.HunyuanModelGoldenTest");
 
     private DeviceCheck() {}
 

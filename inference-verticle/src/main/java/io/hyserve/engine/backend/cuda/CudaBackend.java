@@ -14,6 +14,8 @@ import io.hyserve.engine.load.Tensor;
 import io.hyserve.kernels.DeviceMemory;
 import io.hyserve.kernels.ElementwiseKernel;
 import io.hyserve.kernels.EmbeddingKernel;
+import io.hyserve.kernels.ExpertLoop;
+import io.hyserve.kernels.FusedMoeKernel;
 import io.hyserve.kernels.Gpu;
 import io.hyserve.kernels.MatmulKernel;
 import io.hyserve.kernels.MoeRoutingKernel;
@@ -21,6 +23,7 @@ import io.hyserve.kernels.PagedAttentionKernel;
 import io.hyserve.kernels.RmsNormKernel;
 import io.hyserve.kernels.RopeQkNormKernel;
 import io.hyserve.kernels.SiluMulKernel;
+import java.util.IdentityHashMap;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
@@ -37,8 +40,9 @@ import java.util.Set;
  * operation is one or a few kernel launches on the device's stream. Host arrays in the interface (token ids,
  * rotary tables, step layouts, routing decisions) cross in small synchronous copies.
  *
- * <p>MoE runs as a loop over the step's active experts (gather, gate/up, SwiGLU, down, scatter) and one combine:
- * the unfused baseline that the fused grouped-GEMM kernel is measured against.
+ * <p>Routed experts run either through the fused grouped-GEMM kernel on bf16 tensor cores ({@code cuda-bf16}), or
+ * as a float32 loop over the step's active experts ({@code cuda}: what the golden logits are checked on, and
+ * the baseline the fused kernel is measured against).
  */
 public final class CudaBackend implements Backend {
     private static final ValueLayout.OfShort HALF = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
@@ -53,6 +57,16 @@ public final class CudaBackend implements Backend {
     private final PagedAttentionKernel attention;
     private final SiluMulKernel siluMul;
     private final MoeRoutingKernel routing;
+    private final ExpertLoop expertLoop;
+    private final FusedMoeKernel fusedMoeKernel;
+    private final FusedMoeKernel.Scratch fusedScratch;
+    /** Whether routed experts run through the fused bf16 tensor-core kernel (where the weights are BF16). */
+    private final boolean fusedMoe;
+    /** Per layer (the model's experts array), the experts as each MoE path takes them; null: fused does not apply. */
+    private final Map<ExpertWeights[], FusedMoeKernel.Experts> fusedExperts = new IdentityHashMap<>();
+    private final Map<ExpertWeights[], List<ExpertLoop.Expert>> loopExperts = new IdentityHashMap<>();
+    /** The last routing route() returned; its decisions are still in the route.* scratch buffers. */
+    private Routing lastRouting;
     private final Map<String, DeviceMemory> scratch = new HashMap<>();
     private final List<DeviceMemory> weights = new ArrayList<>();
     /** Activations not yet released; what the model still holds at close is freed then. */
@@ -63,8 +77,9 @@ public final class CudaBackend implements Backend {
     private long weightBytesRead;
     private long flops;
 
-    private CudaBackend(Gpu gpu) {
+    private CudaBackend(Gpu gpu, boolean fusedMoe) {
         this.gpu = gpu;
+        this.fusedMoe = fusedMoe;
         this.embedding = new EmbeddingKernel(gpu);
         this.norm = new RmsNormKernel(gpu);
         this.rope = new RopeQkNormKernel(gpu);
@@ -73,16 +88,24 @@ public final class CudaBackend implements Backend {
         this.attention = new PagedAttentionKernel(gpu);
         this.siluMul = new SiluMulKernel(gpu);
         this.routing = new MoeRoutingKernel(gpu);
+        this.expertLoop = new ExpertLoop(gpu);
+        this.fusedMoeKernel = new FusedMoeKernel(gpu);
+        this.fusedScratch = new FusedMoeKernel.Scratch(gpu);
     }
 
-    /** Opens GPU {@code ordinal}; fails with the reason when there is none ({@link Gpu#availability()}). */
-    public static CudaBackend open(int ordinal) {
-        return new CudaBackend(Gpu.open(ordinal));
+    /**
+     * Opens GPU {@code ordinal}; fails with the reason when there is none ({@link Gpu#availability()}).
+     *
+     * @param fusedMoe routed experts on bf16 tensor cores (activations rounded to bf16 at the experts' input);
+     *     otherwise float32 activations throughout, as the golden logits are checked
+     */
+    public static CudaBackend open(int ordinal, boolean fusedMoe) {
+        return new CudaBackend(Gpu.open(ordinal), fusedMoe);
     }
 
     @Override
     public String name() {
-        return "cuda (" + gpu.name() + ")";
+        return "cuda (" + gpu.name() + (fusedMoe ? ", bf16 fused MoE)" : ", float32)");
     }
 
     @Override
@@ -332,7 +355,8 @@ public final class CudaBackend implements Backend {
         float[] weightsOut = new float[tokens * topK];
         experts.read(chosen);
         combine.read(weightsOut);
-        return new Routing(topK, chosen, weightsOut);
+        lastRouting = new Routing(topK, chosen, weightsOut);
+        return lastRouting;
     }
 
     @Override
@@ -340,44 +364,72 @@ public final class CudaBackend implements Backend {
         CudaActivations o = cuda(out);
         CudaActivations x = cuda(in);
         int hidden = x.cols();
-        int topK = decisions.topK();
-        int tokens = decisions.numTokens();
+        int intermediate = experts[0].gate().rows();
         int[] chosen = decisions.experts();
-        DeviceMemory expertOut = scratch("moe.out", 4L * tokens * topK * hidden);
+        boolean[] active = new boolean[experts.length];
+        for (int expert : chosen) {
+            active[expert] = true;
+        }
         for (int e = 0; e < experts.length; e++) {
-            int count = 0;
-            for (int expert : chosen) {
-                count += expert == e ? 1 : 0;
-            }
-            if (count == 0) {
-                continue;
-            }
-            int[] picks = new int[count]; // indices into the (token, k) list
-            int[] sourceRows = new int[count];
-            for (int i = 0, n = 0; i < chosen.length; i++) {
-                if (chosen[i] == e) {
-                    picks[n] = i;
-                    sourceRows[n++] = i / topK;
+            weightBytesRead += active[e] ? experts[e].byteSize() : 0;
+        }
+        flops += 6L * chosen.length * intermediate * hidden;
+        if (fusedMoe && !fusedExperts.containsKey(experts)) {
+            fusedExperts.put(experts, fusedTable(experts));
+        }
+        FusedMoeKernel.Experts fused = fusedMoe ? fusedExperts.get(experts) : null;
+        if (fused == null) {
+            List<ExpertLoop.Expert> loop = loopExperts.computeIfAbsent(experts, CudaBackend::loopTable);
+            expertLoop.run(o.memory(), x.memory(), chosen, decisions.weights(), decisions.topK(), loop, hidden,
+                    intermediate);
+            return;
+        }
+        int tokens = decisions.numTokens();
+        DeviceMemory expertsPerToken;
+        DeviceMemory weights;
+        if (decisions == lastRouting) { // still on the device where route() left it
+            expertsPerToken = scratch.get("route.experts");
+            weights = scratch.get("route.weights");
+        } else {
+            expertsPerToken = ints("moe.experts", chosen);
+            weights = floats("moe.weights", decisions.weights());
+        }
+        FusedMoeKernel.Tiles tiles = FusedMoeKernel.Tiles.forRowsPerExpert((double) chosen.length / experts.length);
+        fusedMoeKernel.run(o.memory(), x.memory(), expertsPerToken, weights, fused, tokens, decisions.topK(), true,
+                tiles, fusedScratch);
+    }
+
+    /** The fused kernel's tables of a layer's experts, or null where it does not apply (weights not BF16). */
+    private FusedMoeKernel.Experts fusedTable(ExpertWeights[] experts) {
+        List<DeviceMemory> gate = new ArrayList<>();
+        List<DeviceMemory> up = new ArrayList<>();
+        List<DeviceMemory> down = new ArrayList<>();
+        for (ExpertWeights expert : experts) {
+            for (Weight w : List.of(expert.gate(), expert.up(), expert.down())) {
+                if (cuda(w).type() != MatmulKernel.WeightType.BF16) {
+                    return null;
                 }
             }
-            CudaWeight gate = cuda(experts[e].gate());
-            CudaWeight up = cuda(experts[e].up());
-            CudaWeight down = cuda(experts[e].down());
-            int intermediate = gate.rows();
-            DeviceMemory gathered = scratch("moe.in", 4L * count * hidden);
-            DeviceMemory gateOut = scratch("moe.gate", 4L * count * intermediate);
-            DeviceMemory upOut = scratch("moe.up", 4L * count * intermediate);
-            DeviceMemory downOut = scratch("moe.down", 4L * count * hidden);
-            elementwise.gatherRows(gathered, x.memory(), ints("moe.rows", sourceRows), count, hidden);
-            matmul.multiply(gateOut, gathered, gate.memory(), gate.type(), count, intermediate, hidden);
-            matmul.multiply(upOut, gathered, up.memory(), up.type(), count, intermediate, hidden);
-            siluMul.apply(gateOut, upOut, (long) count * intermediate);
-            matmul.multiply(downOut, gateOut, down.memory(), down.type(), count, hidden, intermediate);
-            elementwise.scatterRows(expertOut, downOut, ints("moe.picks", picks), count, hidden);
-            weightBytesRead += gate.byteSize() + up.byteSize() + down.byteSize();
-            flops += 6L * count * intermediate * hidden;
+            gate.add(cuda(expert.gate()).memory());
+            up.add(cuda(expert.up()).memory());
+            down.add(cuda(expert.down()).memory());
         }
-        elementwise.moeCombine(o.memory(), expertOut, floats("moe.weights", decisions.weights()), tokens, topK, hidden);
+        int hidden = experts[0].gate().cols();
+        int intermediate = experts[0].gate().rows();
+        if (experts.length > FusedMoeKernel.MAX_EXPERTS || hidden % 8 != 0 || intermediate % 8 != 0) {
+            return null;
+        }
+        return FusedMoeKernel.Experts.upload(gpu, gate, up, down, experts.length, hidden, intermediate);
+    }
+
+    private static List<ExpertLoop.Expert> loopTable(ExpertWeights[] experts) {
+        List<ExpertLoop.Expert> loop = new ArrayList<>();
+        for (ExpertWeights expert : experts) {
+            CudaWeight gate = cuda(expert.gate());
+            loop.add(new ExpertLoop.Expert(gate.memory(), cuda(expert.up()).memory(), cuda(expert.down()).memory(),
+                    gate.type()));
+        }
+        return loop;
     }
 
     @Override
@@ -394,6 +446,9 @@ public final class CudaBackend implements Backend {
         live.forEach(a -> a.memory().close());
         live.clear();
         scratch.values().forEach(DeviceMemory::close);
+        expertLoop.close();
+        fusedScratch.close();
+        fusedExperts.values().stream().filter(java.util.Objects::nonNull).forEach(FusedMoeKernel.Experts::close);
         weights.forEach(DeviceMemory::close);
         gpu.close();
     }
