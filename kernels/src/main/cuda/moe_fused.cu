@@ -5,10 +5,12 @@
 //                    the weights, SwiGLU in the epilogue, bf16 rows out (slot order);
 //   hy_moe_down_*    the grouped down projection of those rows, float32 out (slot order);
 //   hy_moe_combine   out[t] = shared(t) + Σ_j weight(t, j) · expert_out(t, j), in the token's top-k order.
-// Each output row depends only on its own input row and the K loop runs in one fixed order, so a token's result
-// does not depend on the other tokens of the step. Tile shapes: _s (BM 16) for decode-sized groups, _m (BM 64),
-// _l (BM 128) for prefill; one launch covers every expert, tiles along x (so the tiles reading the same weight
-// columns run side by side and share them through L2) and weight columns along y.
+// Each output row depends only on its own input row and the K loop runs in one fixed order whatever the tile
+// shape, so a token's result does not depend on the other tokens of the step. Tile shapes _16, _32, _64 and _128
+// (BM slots): every tile re-reads its expert's weights, so the caller takes the smallest tile that holds the
+// largest group, and lays out the shared expert (every token) apart with its own. One launch covers every group,
+// tiles along x (the tiles reading the same weight columns run side by side and share them through L2) and weight
+// columns along y.
 // Weights: per expert, gate/up (I, H) and down (H, I) bf16 row-major as the checkpoint stores them, passed as
 // device arrays of pointers (E or E + 1 entries). Requires K % 8 == 0 and N % 8 == 0 (16-byte rows).
 // CPU reference: CpuBackend.moeExperts on bf16-rounded inputs (FusedMoeOnDeviceTest).
@@ -205,53 +207,68 @@ struct GroupedGemm {
     }
 };
 
-using GateUpS = GroupedGemm<16, 64, 1, 4, 4, true>;
-using GateUpM = GroupedGemm<64, 64, 2, 2, 4, true>;
-using GateUpL = GroupedGemm<128, 64, 2, 4, 3, true>;
-using DownS = GroupedGemm<16, 64, 1, 4, 4, false>;
-using DownM = GroupedGemm<64, 64, 2, 2, 4, false>;
-using DownL = GroupedGemm<128, 64, 2, 4, 3, false>;
+using GateUp16 = GroupedGemm<16, 64, 1, 4, 4, true>;
+using GateUp32 = GroupedGemm<32, 64, 1, 4, 4, true>;
+using GateUp64 = GroupedGemm<64, 64, 2, 2, 4, true>;
+using GateUp128 = GroupedGemm<128, 64, 2, 4, 3, true>;
+using Down16 = GroupedGemm<16, 64, 1, 4, 4, false>;
+using Down32 = GroupedGemm<32, 64, 1, 4, 4, false>;
+using Down64 = GroupedGemm<64, 64, 2, 2, 4, false>;
+using Down128 = GroupedGemm<128, 64, 2, 4, 3, false>;
 
 }  // namespace
 
-extern "C" __global__ void __launch_bounds__(GateUpS::THREADS)
-hy_moe_gate_up_s(uint16_t* out, const uint16_t* x, const int* slot_token, const int* tile_expert,
-                  const int* num_tiles, const uint64_t* gate, const uint64_t* up, int n, int k) {
-    GateUpS::run(out, x, slot_token, tile_expert, num_tiles, gate, up, n, k);
+extern "C" __global__ void __launch_bounds__(GateUp16::THREADS)
+hy_moe_gate_up_16(uint16_t* out, const uint16_t* x, const int* slot_token, const int* tile_expert,
+                   const int* num_tiles, const uint64_t* gate, const uint64_t* up, int n, int k) {
+    GateUp16::run(out, x, slot_token, tile_expert, num_tiles, gate, up, n, k);
 }
 
-extern "C" __global__ void __launch_bounds__(GateUpM::THREADS)
-hy_moe_gate_up_m(uint16_t* out, const uint16_t* x, const int* slot_token, const int* tile_expert,
-                  const int* num_tiles, const uint64_t* gate, const uint64_t* up, int n, int k) {
-    GateUpM::run(out, x, slot_token, tile_expert, num_tiles, gate, up, n, k);
+extern "C" __global__ void __launch_bounds__(GateUp32::THREADS)
+hy_moe_gate_up_32(uint16_t* out, const uint16_t* x, const int* slot_token, const int* tile_expert,
+                   const int* num_tiles, const uint64_t* gate, const uint64_t* up, int n, int k) {
+    GateUp32::run(out, x, slot_token, tile_expert, num_tiles, gate, up, n, k);
 }
 
-extern "C" __global__ void __launch_bounds__(GateUpL::THREADS)
-hy_moe_gate_up_l(uint16_t* out, const uint16_t* x, const int* slot_token, const int* tile_expert,
-                  const int* num_tiles, const uint64_t* gate, const uint64_t* up, int n, int k) {
-    GateUpL::run(out, x, slot_token, tile_expert, num_tiles, gate, up, n, k);
+extern "C" __global__ void __launch_bounds__(GateUp64::THREADS)
+hy_moe_gate_up_64(uint16_t* out, const uint16_t* x, const int* slot_token, const int* tile_expert,
+                   const int* num_tiles, const uint64_t* gate, const uint64_t* up, int n, int k) {
+    GateUp64::run(out, x, slot_token, tile_expert, num_tiles, gate, up, n, k);
 }
 
-extern "C" __global__ void __launch_bounds__(DownS::THREADS)
-hy_moe_down_s(float* out, const uint16_t* rows, const int* slot_token, const int* tile_expert,
+extern "C" __global__ void __launch_bounds__(GateUp128::THREADS)
+hy_moe_gate_up_128(uint16_t* out, const uint16_t* x, const int* slot_token, const int* tile_expert,
+                   const int* num_tiles, const uint64_t* gate, const uint64_t* up, int n, int k) {
+    GateUp128::run(out, x, slot_token, tile_expert, num_tiles, gate, up, n, k);
+}
+
+extern "C" __global__ void __launch_bounds__(Down16::THREADS)
+hy_moe_down_16(float* out, const uint16_t* rows, const int* slot_token, const int* tile_expert,
                 const int* num_tiles, const uint64_t* down, int n, int k) {
-    DownS::run(out, rows, slot_token, tile_expert, num_tiles, down, down, n, k);
+    Down16::run(out, rows, slot_token, tile_expert, num_tiles, down, down, n, k);
 }
 
-extern "C" __global__ void __launch_bounds__(DownM::THREADS)
-hy_moe_down_m(float* out, const uint16_t* rows, const int* slot_token, const int* tile_expert,
+extern "C" __global__ void __launch_bounds__(Down32::THREADS)
+hy_moe_down_32(float* out, const uint16_t* rows, const int* slot_token, const int* tile_expert,
                 const int* num_tiles, const uint64_t* down, int n, int k) {
-    DownM::run(out, rows, slot_token, tile_expert, num_tiles, down, down, n, k);
+    Down32::run(out, rows, slot_token, tile_expert, num_tiles, down, down, n, k);
 }
 
-extern "C" __global__ void __launch_bounds__(DownL::THREADS)
-hy_moe_down_l(float* out, const uint16_t* rows, const int* slot_token, const int* tile_expert,
+extern "C" __global__ void __launch_bounds__(Down64::THREADS)
+hy_moe_down_64(float* out, const uint16_t* rows, const int* slot_token, const int* tile_expert,
                 const int* num_tiles, const uint64_t* down, int n, int k) {
-    DownL::run(out, rows, slot_token, tile_expert, num_tiles, down, down, n, k);
+    Down64::run(out, rows, slot_token, tile_expert, num_tiles, down, down, n, k);
+}
+
+extern "C" __global__ void __launch_bounds__(Down128::THREADS)
+hy_moe_down_128(float* out, const uint16_t* rows, const int* slot_token, const int* tile_expert,
+                const int* num_tiles, const uint64_t* down, int n, int k) {
+    Down128::run(out, rows, slot_token, tile_expert, num_tiles, down, down, n, k);
 }
 
 // One block (1024 threads). experts_per_token (tokens, top_k) -> slot_token (num_tiles · bm, -1 for padding),
 // token_slot (tokens, top_k), shared_slot (tokens; when with_shared), tile_expert (num_tiles), num_tiles (1).
+// top_k 0 with with_shared lays out the shared expert alone (its group is sized apart from the routed ones).
 // Within an expert's group slots are taken in any order: rows are computed independently.
 extern "C" __global__ void hy_moe_align(int* __restrict__ slot_token, int* __restrict__ token_slot,
                                         int* __restrict__ shared_slot, int* __restrict__ tile_expert,
@@ -302,13 +319,13 @@ extern "C" __global__ void hy_moe_align(int* __restrict__ slot_token, int* __res
     }
 }
 
-// out (tokens, hidden) = [expert_out[shared_slot[t]]] + Σ_j weights[t, j] · expert_out[token_slot[t, j]].
+// out (tokens, hidden) = [shared_out[shared_slot[t]]] + Σ_j weights[t, j] · routed_out[token_slot[t, j]].
 // accumulate != 0 adds the sum to out's current values instead (the shared expert computed elsewhere).
 // grid = (ceil(hidden / 256), tokens), block 256.
-extern "C" __global__ void hy_moe_combine(float* __restrict__ out, const float* __restrict__ expert_out,
-                                          const int* __restrict__ token_slot, const int* __restrict__ shared_slot,
-                                          const float* __restrict__ weights, int top_k, int hidden,
-                                          int with_shared, int accumulate) {
+extern "C" __global__ void hy_moe_combine(float* __restrict__ out, const float* __restrict__ routed_out,
+                                          const float* __restrict__ shared_out, const int* __restrict__ token_slot,
+                                          const int* __restrict__ shared_slot, const float* __restrict__ weights,
+                                          int top_k, int hidden, int with_shared, int accumulate) {
     const int t = blockIdx.y;
     const int h = blockIdx.x * blockDim.x + threadIdx.x;
     if (h >= hidden) {
@@ -317,11 +334,11 @@ extern "C" __global__ void hy_moe_combine(float* __restrict__ out, const float* 
     float* target = out + static_cast<int64_t>(t) * hidden + h;
     float sum = accumulate ? *target : 0.0f;
     if (with_shared) {
-        sum += expert_out[static_cast<int64_t>(shared_slot[t]) * hidden + h];
+        sum += shared_out[static_cast<int64_t>(shared_slot[t]) * hidden + h];
     }
     for (int j = 0; j < top_k; j++) {
         const int pair = t * top_k + j;
-        sum += weights[pair] * expert_out[static_cast<int64_t>(token_slot[pair]) * hidden + h];
+        sum += weights[pair] * routed_out[static_cast<int64_t>(token_slot[pair]) * hidden + h];
     }
     *target = sum;
 }

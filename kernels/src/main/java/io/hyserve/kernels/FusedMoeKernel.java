@@ -19,16 +19,14 @@ public final class FusedMoeKernel {
 
     /** The grouped GEMMs' tile shapes, as {@code moe_fused.cu} instantiates them. */
     public enum Tiles {
-        SMALL("s", 16, 4, 4), MEDIUM("m", 64, 4, 4), LARGE("l", 128, 8, 3);
+        ROWS_16(16, 4, 4), ROWS_32(32, 4, 4), ROWS_64(64, 4, 4), ROWS_128(128, 8, 3);
 
-        final String suffix;
-        /** Token slots per tile: each expert's group is padded to a multiple of it. */
+        /** Token slots per tile: each group is padded to a multiple of it. */
         public final int rows;
         final int warps;
         final int stages;
 
-        Tiles(String suffix, int rows, int warps, int stages) {
-            this.suffix = suffix;
+        Tiles(int rows, int warps, int stages) {
             this.rows = rows;
             this.warps = warps;
             this.stages = stages;
@@ -39,11 +37,30 @@ public final class FusedMoeKernel {
         }
 
         /**
-         * The tile for groups of about {@code rowsPerExpert} tokens: small tiles while weights dominate (decode),
-         * larger ones once a tile's rows reuse each weight tile enough to be bound by arithmetic.
+         * The smallest tile that holds a group of {@code largestGroup} rows: every tile reads its expert's weights
+         * again, so one tile per group while groups are small (decode), and the largest tile once they are bound by
+         * arithmetic.
          */
-        public static Tiles forRowsPerExpert(double rowsPerExpert) {
-            return rowsPerExpert <= 24 ? SMALL : rowsPerExpert <= 96 ? MEDIUM : LARGE;
+        public static Tiles holding(int largestGroup) {
+            for (Tiles tiles : values()) {
+                if (largestGroup <= tiles.rows) {
+                    return tiles;
+                }
+            }
+            return ROWS_128;
+        }
+    }
+
+    /** Tile shapes of one call: the routed experts' groups and the shared expert's (every token), laid out apart. */
+    public record Plan(Tiles routed, Tiles shared) {
+        /** From the routing decisions on the host, (tokens, topK): the largest routed group picks the routed tiles. */
+        public static Plan of(int[] expertsPerToken, int topK, int routedExperts) {
+            int[] counts = new int[routedExperts];
+            int largest = 0;
+            for (int expert : expertsPerToken) {
+                largest = Math.max(largest, ++counts[expert]);
+            }
+            return new Plan(Tiles.holding(largest), Tiles.holding(expertsPerToken.length / topK));
         }
     }
 
@@ -88,34 +105,70 @@ public final class FusedMoeKernel {
         }
     }
 
-    /** Device buffers of one fused call, grown as steps need; reused in stream order. */
+    /** Device buffers of the fused calls, grown as steps need; reused in stream order. */
     public static final class Scratch implements AutoCloseable {
         private final Gpu gpu;
-        private DeviceMemory slotToken, tokenSlot, sharedSlot, tileExpert, numTiles, inBf16, hiddenRows, expertOut;
+        private final Layout routed;
+        private final Layout shared;
+        private DeviceMemory inBf16;
 
         public Scratch(Gpu gpu) {
             this.gpu = gpu;
-        }
-
-        private DeviceMemory grow(DeviceMemory buffer, long bytes) {
-            if (buffer != null && buffer.bytes() >= bytes) {
-                return buffer;
-            }
-            if (buffer != null) {
-                buffer.close();
-            }
-            return gpu.allocate(Math.max(bytes, 256));
+            this.routed = new Layout(gpu);
+            this.shared = new Layout(gpu);
         }
 
         @Override
         public void close() {
-            for (DeviceMemory buffer : new DeviceMemory[] {slotToken, tokenSlot, sharedSlot, tileExpert, numTiles,
-                    inBf16, hiddenRows, expertOut}) {
+            routed.close();
+            shared.close();
+            if (inBf16 != null) {
+                inBf16.close();
+            }
+        }
+    }
+
+    /**
+     * One group layout's buffers: slots by tile, each (token, choice) pair's and each token's shared-expert slot,
+     * the tiles' experts, the rows between the two GEMMs and their outputs.
+     */
+    private static final class Layout implements AutoCloseable {
+        private final Gpu gpu;
+        private DeviceMemory slotToken, pairSlot, sharedSlot, tileExpert, numTiles, hiddenRows, expertOut;
+
+        Layout(Gpu gpu) {
+            this.gpu = gpu;
+        }
+
+        void reserve(long slots, long pairs, int tokens, int tiles, int hidden, int intermediate) {
+            slotToken = grow(gpu, slotToken, 4 * slots);
+            pairSlot = grow(gpu, pairSlot, 4 * pairs);
+            sharedSlot = grow(gpu, sharedSlot, 4L * tokens);
+            tileExpert = grow(gpu, tileExpert, 4L * tiles);
+            numTiles = grow(gpu, numTiles, 4);
+            hiddenRows = grow(gpu, hiddenRows, 2 * slots * intermediate);
+            expertOut = grow(gpu, expertOut, 4 * slots * hidden);
+        }
+
+        @Override
+        public void close() {
+            for (DeviceMemory buffer : new DeviceMemory[] {slotToken, pairSlot, sharedSlot, tileExpert, numTiles,
+                    hiddenRows, expertOut}) {
                 if (buffer != null) {
                     buffer.close();
                 }
             }
         }
+    }
+
+    private static DeviceMemory grow(Gpu gpu, DeviceMemory buffer, long bytes) {
+        if (buffer != null && buffer.bytes() >= bytes) {
+            return buffer;
+        }
+        if (buffer != null) {
+            buffer.close();
+        }
+        return gpu.allocate(Math.max(bytes, 256));
     }
 
     public FusedMoeKernel(Gpu gpu) {
@@ -132,39 +185,50 @@ public final class FusedMoeKernel {
      * @param accumulate whether to add to {@code out} rather than overwrite it
      */
     public void run(DeviceMemory out, DeviceMemory in, DeviceMemory expertsPerToken, DeviceMemory weights,
-            Experts experts, int tokens, int topK, boolean accumulate, Tiles tiles, Scratch s) {
+            Experts experts, int tokens, int topK, boolean accumulate, Plan plan, Scratch s) {
         if (tokens == 0) {
             return;
         }
         int hidden = experts.hidden();
-        int intermediate = experts.intermediate();
-        int groups = experts.routed() + (experts.shared() ? 1 : 0);
-        long rows = (long) tokens * topK + (experts.shared() ? tokens : 0);
-        int maxTiles = Math.toIntExact((rows + tiles.rows - 1) / tiles.rows + groups);
-        long slots = (long) maxTiles * tiles.rows;
-        s.slotToken = s.grow(s.slotToken, 4 * slots);
-        s.tokenSlot = s.grow(s.tokenSlot, 4L * tokens * topK);
-        s.sharedSlot = s.grow(s.sharedSlot, 4L * tokens);
-        s.tileExpert = s.grow(s.tileExpert, 4L * maxTiles);
-        s.numTiles = s.grow(s.numTiles, 4);
-        s.inBf16 = s.grow(s.inBf16, 2L * tokens * hidden);
-        s.hiddenRows = s.grow(s.hiddenRows, 2 * slots * intermediate);
-        s.expertOut = s.grow(s.expertOut, 4 * slots * hidden);
-        int withShared = experts.shared() ? 1 : 0;
-
         long elements = (long) tokens * hidden;
+        s.inBf16 = grow(gpu, s.inBf16, 2 * elements);
         gpu.launch(MODULE, "hy_to_bf16", Math.toIntExact((elements + ELEMENTWISE_BLOCK - 1) / ELEMENTWISE_BLOCK), 1,
                 ELEMENTWISE_BLOCK, 0, s.inBf16, in, elements);
-        gpu.launch(MODULE, "hy_moe_align", 1, 1, ALIGN_THREADS, 0, s.slotToken, s.tokenSlot, s.sharedSlot,
-                s.tileExpert, s.numTiles, expertsPerToken, tokens, topK, experts.routed(), tiles.rows, withShared);
-        gpu.launch(MODULE, "hy_moe_gate_up_" + tiles.suffix, maxTiles, (intermediate + TILE_COLS - 1) / TILE_COLS,
-                32 * tiles.warps, tiles.sharedBytes(2), s.hiddenRows, s.inBf16, s.slotToken, s.tileExpert, s.numTiles,
-                experts.gate(), experts.up(), intermediate, hidden);
-        gpu.launch(MODULE, "hy_moe_down_" + tiles.suffix, maxTiles, (hidden + TILE_COLS - 1) / TILE_COLS,
-                32 * tiles.warps, tiles.sharedBytes(1), s.expertOut, s.hiddenRows, s.slotToken, s.tileExpert,
-                s.numTiles, experts.down(), hidden, intermediate);
+        // Groups that take the same tile shape share one layout and launch (decode: more blocks to spread).
+        boolean apart = experts.shared() && plan.shared() != plan.routed();
+        experts(s.routed, s.inBf16, expertsPerToken, experts, tokens, topK, experts.shared() && !apart,
+                plan.routed());
+        Layout sharedLayout = apart ? s.shared : s.routed;
+        if (apart) {
+            experts(s.shared, s.inBf16, expertsPerToken, experts, tokens, 0, true, plan.shared());
+        }
         gpu.launch(MODULE, "hy_moe_combine", (hidden + ELEMENTWISE_BLOCK - 1) / ELEMENTWISE_BLOCK, tokens,
-                ELEMENTWISE_BLOCK, 0, out, s.expertOut, s.tokenSlot, s.sharedSlot, weights, topK, hidden, withShared,
-                accumulate ? 1 : 0);
+                ELEMENTWISE_BLOCK, 0, out, s.routed.expertOut, sharedLayout.expertOut, s.routed.pairSlot,
+                sharedLayout.sharedSlot, weights, topK, hidden, experts.shared() ? 1 : 0, accumulate ? 1 : 0);
+    }
+
+    /**
+     * Lays out the routed pairs ({@code topK > 0}) and, with {@code shared}, the shared expert's tokens, and runs
+     * their two grouped GEMMs.
+     */
+    private void experts(Layout layout, DeviceMemory inBf16, DeviceMemory expertsPerToken, Experts experts,
+            int tokens, int topK, boolean shared, Tiles tiles) {
+        int hidden = experts.hidden();
+        int intermediate = experts.intermediate();
+        int groups = experts.routed() + (shared ? 1 : 0);
+        long pairs = (long) tokens * topK;
+        long rows = pairs + (shared ? tokens : 0);
+        int maxTiles = Math.toIntExact((rows + tiles.rows - 1) / tiles.rows + groups);
+        long slots = (long) maxTiles * tiles.rows;
+        layout.reserve(slots, pairs, tokens, maxTiles, hidden, intermediate);
+        gpu.launch(MODULE, "hy_moe_align", 1, 1, ALIGN_THREADS, 0, layout.slotToken, layout.pairSlot,
+                layout.sharedSlot, layout.tileExpert, layout.numTiles, expertsPerToken, tokens, topK,
+                experts.routed(), tiles.rows, shared ? 1 : 0);
+        gpu.launch(MODULE, "hy_moe_gate_up_" + tiles.rows, maxTiles, (intermediate + TILE_COLS - 1) / TILE_COLS,
+                32 * tiles.warps, tiles.sharedBytes(2), layout.hiddenRows, inBf16, layout.slotToken, layout.tileExpert,
+                layout.numTiles, experts.gate(), experts.up(), intermediate, hidden);
+        gpu.launch(MODULE, "hy_moe_down_" + tiles.rows, maxTiles, (hidden + TILE_COLS - 1) / TILE_COLS,
+                32 * tiles.warps, tiles.sharedBytes(1), layout.expertOut, layout.hiddenRows, layout.slotToken,
+                layout.tileExpert, layout.numTiles, experts.down(), hidden, intermediate);
     }
 }

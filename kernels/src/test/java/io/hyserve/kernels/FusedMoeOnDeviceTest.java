@@ -23,7 +23,7 @@ class FusedMoeOnDeviceTest extends OnDevice {
     private record HostExperts(List<short[]> gate, List<short[]> up, List<short[]> down) {}
 
     @Test
-    void everyTileShapeMatchesTheReferenceWithTheSharedExpertAndTopTwo() {
+    void everyTilePlanMatchesTheReferenceWithTheSharedExpertAndTopTwo() {
         HostExperts host = experts(ROUTED + 1);
         try (Layer layer = new Layer(host, true)) {
             for (int tokens : new int[] {1, 7, 300}) {
@@ -39,16 +39,21 @@ class FusedMoeOnDeviceTest extends OnDevice {
                     weights[t * topK + 1] = 1 - weights[t * topK];
                 }
                 double[] expected = reference(host, true, in, chosen, weights, tokens, topK, null);
-                float[] first = null;
+                List<FusedMoeKernel.Plan> plans = new ArrayList<>();
                 for (FusedMoeKernel.Tiles tiles : FusedMoeKernel.Tiles.values()) {
-                    float[] actual = layer.run(in, chosen, weights, tokens, topK, null, tiles);
-                    assertThat(relativeError(actual, expected)).as("%d tokens, %s tiles", tokens, tiles)
+                    plans.add(new FusedMoeKernel.Plan(tiles, tiles)); // one layout for routed and shared groups
+                }
+                plans.add(new FusedMoeKernel.Plan(FusedMoeKernel.Tiles.ROWS_16, FusedMoeKernel.Tiles.ROWS_128));
+                float[] first = null;
+                for (FusedMoeKernel.Plan plan : plans) {
+                    float[] actual = layer.run(in, chosen, weights, tokens, topK, null, plan);
+                    assertThat(relativeError(actual, expected)).as("%d tokens, %s", tokens, plan)
                             .isLessThan(RELATIVE_L2);
-                    // The K loop runs in one order whatever the tile: every shape gives the same bits.
+                    // The K loop runs in one order whatever the tile: every plan gives the same bits.
                     if (first == null) {
                         first = actual;
                     } else {
-                        assertThat(actual).as("%s tiles against small ones", tiles).containsExactly(first);
+                        assertThat(actual).as("%s against 16-row tiles", plan).containsExactly(first);
                     }
                 }
             }
@@ -68,7 +73,7 @@ class FusedMoeOnDeviceTest extends OnDevice {
             weights[t] = random.nextFloat();
         }
         try (Layer layer = new Layer(host, false)) {
-            float[] actual = layer.run(in, chosen, weights, tokens, 1, before, FusedMoeKernel.Tiles.SMALL);
+            float[] actual = layer.run(in, chosen, weights, tokens, 1, before, FusedMoeKernel.Plan.of(chosen, 1, ROUTED));
             assertThat(relativeError(actual, reference(host, false, in, chosen, weights, tokens, 1, before)))
                     .isLessThan(RELATIVE_L2);
         }
@@ -87,9 +92,10 @@ class FusedMoeOnDeviceTest extends OnDevice {
         }
         int last = tokens - 1;
         try (Layer layer = new Layer(host, true)) {
-            float[] batched = layer.run(in, chosen, weights, tokens, 1, null, FusedMoeKernel.Tiles.LARGE);
-            float[] alone = layer.run(Arrays.copyOfRange(in, last * HIDDEN, tokens * HIDDEN), new int[] {chosen[last]},
-                    new float[] {weights[last]}, 1, 1, null, FusedMoeKernel.Tiles.SMALL);
+            float[] batched = layer.run(in, chosen, weights, tokens, 1, null, FusedMoeKernel.Plan.of(chosen, 1, ROUTED));
+            int[] lastChoice = {chosen[last]};
+            float[] alone = layer.run(Arrays.copyOfRange(in, last * HIDDEN, tokens * HIDDEN), lastChoice,
+                    new float[] {weights[last]}, 1, 1, null, FusedMoeKernel.Plan.of(lastChoice, 1, ROUTED));
             assertThat(Arrays.copyOfRange(batched, last * HIDDEN, tokens * HIDDEN)).containsExactly(alone);
         }
     }
@@ -128,12 +134,12 @@ class FusedMoeOnDeviceTest extends OnDevice {
         }
 
         float[] run(float[] in, int[] chosen, float[] weights, int tokens, int topK, float[] before,
-                FusedMoeKernel.Tiles tiles) {
+                FusedMoeKernel.Plan plan) {
             float[] poison = new float[tokens * HIDDEN];
             Arrays.fill(poison, Float.NaN);
             try (DeviceMemory x = upload(in); DeviceMemory c = upload(chosen); DeviceMemory w = upload(weights);
                     DeviceMemory out = upload(before == null ? poison : before)) {
-                new FusedMoeKernel(gpu).run(out, x, c, w, experts, tokens, topK, before != null, tiles, scratch);
+                new FusedMoeKernel(gpu).run(out, x, c, w, experts, tokens, topK, before != null, plan, scratch);
                 float[] result = new float[tokens * HIDDEN];
                 out.read(result);
                 return result;

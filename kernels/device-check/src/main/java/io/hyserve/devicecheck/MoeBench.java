@@ -16,7 +16,8 @@ import java.util.SplittableRandom;
 /**
  * One Hunyuan-Large MoE block on the GPU (hidden 6400, expert intermediate 18304, 16 routed experts top-1 plus the
  * shared expert, BF16 weights) for 1, 16, 256 and 4096 tokens, from the normed hidden states to the block's
- * output, router included: the fused kernel at each tile shape (the engine's choice marked) against our unfused
+ * output, router included: the fused kernel with the engine's tile plan (marked *, routed/shared rows per tile) and
+ * with one tile shape for both kinds of group, against our unfused
  * float32 per-expert loop, with the weight bytes each read over its time against the copy bandwidth. Every expert
  * holds the same random values (one upload, copied on the device); the timing does not depend on them.
  * Usage: {@code java -cp device-tests.jar io.hyserve.devicecheck.MoeBench [TOKENS,...]}.
@@ -103,15 +104,20 @@ public final class MoeBench {
                 chosen.read(hostChosen);
                 long active = Arrays.stream(hostChosen).distinct().count() + 1;
                 long bytes = active * 3 * 2L * INTERMEDIATE * HIDDEN;
-                FusedMoeKernel.Tiles choice = FusedMoeKernel.Tiles.forRowsPerExpert((double) tokens / EXPERTS);
+                FusedMoeKernel.Plan choice = FusedMoeKernel.Plan.of(hostChosen, 1, EXPERTS);
                 StringBuilder line = new StringBuilder();
+                List<FusedMoeKernel.Plan> plans = new ArrayList<>();
+                plans.add(choice);
                 for (FusedMoeKernel.Tiles tiles : FusedMoeKernel.Tiles.values()) {
+                    plans.add(new FusedMoeKernel.Plan(tiles, tiles));
+                }
+                for (FusedMoeKernel.Plan plan : plans) {
                     double ms = medianMillis(tokens <= 256 ? 20 : 10, () -> {
                         route.run();
-                        fused.run(fusedOut, x, chosen, weights, experts, tokens, 1, false, tiles, scratch);
+                        fused.run(fusedOut, x, chosen, weights, experts, tokens, 1, false, plan, scratch);
                     });
-                    line.append(" fused-%s %.3f ms (%.0f%%)%s".formatted(tiles.name().toLowerCase(), ms,
-                            100 * bytes / (ms / 1e3) / roof, tiles == choice ? "*" : ""));
+                    line.append(" fused %d/%d %.3f ms (%.0f%%)%s".formatted(plan.routed().rows, plan.shared().rows, ms,
+                            100 * bytes / (ms / 1e3) / roof, plan == choice ? "*" : ""));
                 }
                 route.run();
                 fused.run(fusedOut, x, chosen, weights, experts, tokens, 1, false, choice, scratch);

@@ -394,9 +394,8 @@ public final class CudaBackend implements Backend {
             expertsPerToken = ints("moe.experts", chosen);
             weights = floats("moe.weights", decisions.weights());
         }
-        FusedMoeKernel.Tiles tiles = FusedMoeKernel.Tiles.forRowsPerExpert((double) chosen.length / experts.length);
         fusedMoeKernel.run(o.memory(), x.memory(), expertsPerToken, weights, fused, tokens, decisions.topK(), true,
-                tiles, fusedScratch);
+                FusedMoeKernel.Plan.of(chosen, decisions.topK(), experts.length), fusedScratch);
     }
 
     /** The fused kernel's tables of a layer's experts, or null where it does not apply (weights not BF16). */
