@@ -7,8 +7,9 @@
 //   hy_moe_combine   out[t] = shared(t) + Σ_j weight(t, j) · expert_out(t, j), in the token's top-k order.
 // Each output row depends only on its own input row and the K loop runs in one fixed order whatever the tile
 // shape, so a token's result does not depend on the other tokens of the step. Tile shapes _16, _32, _64 and _128
-// (BM slots): every tile re-reads its expert's weights, so the caller takes the smallest tile that holds the
-// largest group, and lays out the shared expert (every token) apart with its own. One launch covers every group,
+// (BM slots × 64 weight rows) and _128w (× 128, for groups bound by arithmetic): every tile re-reads its expert's
+// weights, so the caller takes the smallest tile that holds the largest group, and lays out the shared expert
+// (every token) apart with its own. One launch covers every group,
 // tiles along x (the tiles reading the same weight columns run side by side and share them through L2) and weight
 // columns along y.
 // Weights: per expert, gate/up (I, H) and down (H, I) bf16 row-major as the checkpoint stores them, passed as
@@ -211,10 +212,12 @@ using GateUp16 = GroupedGemm<16, 64, 1, 4, 4, true>;
 using GateUp32 = GroupedGemm<32, 64, 1, 4, 4, true>;
 using GateUp64 = GroupedGemm<64, 64, 2, 2, 4, true>;
 using GateUp128 = GroupedGemm<128, 64, 2, 4, 3, true>;
+using GateUp128Wide = GroupedGemm<128, 128, 2, 4, 3, true>;
 using Down16 = GroupedGemm<16, 64, 1, 4, 4, false>;
 using Down32 = GroupedGemm<32, 64, 1, 4, 4, false>;
 using Down64 = GroupedGemm<64, 64, 2, 2, 4, false>;
 using Down128 = GroupedGemm<128, 64, 2, 4, 3, false>;
+using Down128Wide = GroupedGemm<128, 128, 2, 4, 3, false>;
 
 }  // namespace
 
@@ -242,6 +245,12 @@ hy_moe_gate_up_128(uint16_t* out, const uint16_t* x, const int* slot_token, cons
     GateUp128::run(out, x, slot_token, tile_expert, num_tiles, gate, up, n, k);
 }
 
+extern "C" __global__ void __launch_bounds__(GateUp128Wide::THREADS)
+hy_moe_gate_up_128w(uint16_t* out, const uint16_t* x, const int* slot_token, const int* tile_expert,
+                    const int* num_tiles, const uint64_t* gate, const uint64_t* up, int n, int k) {
+    GateUp128Wide::run(out, x, slot_token, tile_expert, num_tiles, gate, up, n, k);
+}
+
 extern "C" __global__ void __launch_bounds__(Down16::THREADS)
 hy_moe_down_16(float* out, const uint16_t* rows, const int* slot_token, const int* tile_expert,
                 const int* num_tiles, const uint64_t* down, int n, int k) {
@@ -264,6 +273,12 @@ extern "C" __global__ void __launch_bounds__(Down128::THREADS)
 hy_moe_down_128(float* out, const uint16_t* rows, const int* slot_token, const int* tile_expert,
                 const int* num_tiles, const uint64_t* down, int n, int k) {
     Down128::run(out, rows, slot_token, tile_expert, num_tiles, down, down, n, k);
+}
+
+extern "C" __global__ void __launch_bounds__(Down128Wide::THREADS)
+hy_moe_down_128w(float* out, const uint16_t* rows, const int* slot_token, const int* tile_expert,
+                 const int* num_tiles, const uint64_t* down, int n, int k) {
+    Down128Wide::run(out, rows, slot_token, tile_expert, num_tiles, down, down, n, k);
 }
 
 // One block (1024 threads). experts_per_token (tokens, top_k) -> slot_token (num_tiles · bm, -1 for padding),

@@ -3,9 +3,13 @@
 //   [kv_layer][K | V][slot = block * block_size + offset][kv_head][head_dim]
 // With unit_rms keys are stored divided by their per-head RMS and each layer's key-norm weight is folded into
 // its query (q . (w * k_hat) = (q * w) . k_hat), so the layers of a CLA group share one cache entry.
-// Attention streams the sequence in chunks of blockDim positions with an online softmax (running max and sum),
-// so any context length fits in a fixed amount of shared memory; every query's reduction order depends only on
-// its own position, never on the batch (batch-invariant).
+// Attention, flash-decoding style for decode and prefill alike: a query's context is cut into segments of SEGMENT
+// positions, each attended by its own block (spreading a long context over the GPU), streamed through shared
+// memory in chunks of CHUNK positions with an online softmax; hy_attention_merge then combines a query's segments
+// in order. Prefill tiles up to TILE consecutive queries of one sequence into a block so each K/V chunk is loaded
+// once for all of them. A query's arithmetic is the same whether it sits in a tile of 16 or alone in a decode
+// step: masked positions add exact zeros, and segments and chunks start at fixed positions. So its output depends
+// only on its own position and cache, never on the batch or the chunking (batch-invariant).
 // CPU reference: CpuBackend.writeKv / attention (CpuReference.attention in the tests).
 #include "common.cuh"
 
@@ -16,24 +20,13 @@ __device__ __forceinline__ int64_t kv_offset(int kv_layer, int value, int slot, 
     return (2LL * kv_layer + value) * plane_floats + (static_cast<int64_t>(slot) * num_kv_heads + head) * head_dim;
 }
 
-__device__ __forceinline__ float block_max(float v, float* scratch) {
-    const int lane = threadIdx.x & 31;
-    const int warp = threadIdx.x >> 5;
-    for (int offset = 16; offset > 0; offset >>= 1) {
-        v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, offset));
-    }
-    __syncthreads();
-    if (lane == 0) {
-        scratch[warp] = v;
-    }
-    __syncthreads();
-    const int warps = (blockDim.x + 31) >> 5;
-    v = lane < warps ? scratch[lane] : -INFINITY;
-    for (int offset = 16; offset > 0; offset >>= 1) {
-        v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, offset));
-    }
-    return v;
-}
+constexpr int SEGMENT = 512;
+constexpr int CHUNK = 64;
+constexpr int TILE = 16;
+constexpr int THREADS = 256;
+constexpr int MAX_HEAD_DIM = 128;
+// Outputs each thread accumulates: TILE queries × MAX_HEAD_DIM dimensions over THREADS threads.
+constexpr int PER_THREAD = TILE * MAX_HEAD_DIM / THREADS;
 
 }  // namespace
 
@@ -56,76 +49,171 @@ extern "C" __global__ void hy_write_kv(float* __restrict__ pool, const float* __
     }
 }
 
-// out (tokens, heads * head_dim) from queries of the same shape. block_tables is (sequences, max_blocks).
-// Launch: grid = (heads, tokens), block = 128, dynamic shared memory = (head_dim + blockDim) floats.
-// head_dim must be at most 4 * blockDim.
-extern "C" __global__ void hy_paged_attention(float* __restrict__ out, const float* __restrict__ queries,
-                                              const float* __restrict__ pool, const float* __restrict__ key_norm,
-                                              const int* __restrict__ positions, const int* __restrict__ token_sequence,
-                                              const int* __restrict__ block_tables, int max_blocks, int kv_layer,
-                                              int heads, int num_kv_heads, int head_dim, int block_size,
-                                              int64_t plane_floats, float scale) {
+// Launch: grid = (work items, heads), block = THREADS, dynamic shared memory = ((TILE + 2 · CHUNK) · (head_dim + 1)
+// + TILE · (CHUNK + 3)) floats.
+// work is (items, 3): first token, query count (≤ TILE, consecutive positions of one sequence), segment.
+// partials is (tokens, heads, max_segments, head_dim + 2): the segment's unnormalised output, running max and sum.
+extern "C" __global__ void __launch_bounds__(THREADS)
+hy_attention_segment(float* __restrict__ partials, const float* __restrict__ queries, const float* __restrict__ pool,
+                     const float* __restrict__ key_norm, const int* __restrict__ positions,
+                     const int* __restrict__ token_sequence, const int* __restrict__ block_tables,
+                     const int* __restrict__ work, int max_blocks, int max_segments, int kv_layer, int heads,
+                     int num_kv_heads, int head_dim, int block_size, int64_t plane_floats, float scale) {
     extern __shared__ float shared[];
-    float* q = shared;                 // head_dim
-    float* weights = shared + head_dim;  // blockDim: this chunk's softmax numerators
-    __shared__ float scratch[32];
-    const int h = blockIdx.x;
-    const int t = blockIdx.y;
-    const int kv_head = h / (heads / num_kv_heads);
-    const int length = positions[t] + 1;
-    const int* table = block_tables + static_cast<int64_t>(token_sequence[t]) * max_blocks;
-    const float* query = queries + (static_cast<int64_t>(t) * heads + h) * head_dim;
-    for (int i = threadIdx.x; i < head_dim; i += blockDim.x) {
-        q[i] = key_norm == nullptr ? query[i] : query[i] * key_norm[i];
-    }
-    __syncthreads();
+    const int stride = head_dim + 1;  // padded rows: the lanes of a warp read 32 different keys conflict-free
+    float* q = shared;                          // TILE × stride
+    float* k = q + TILE * stride;               // CHUNK × stride
+    float* v = k + CHUNK * stride;              // CHUNK × stride
+    float* p = v + CHUNK * stride;              // TILE × CHUNK: this chunk's softmax numerators
+    float* row_max = p + TILE * CHUNK;          // TILE
+    float* row_sum = row_max + TILE;            // TILE
+    float* correction = row_sum + TILE;         // TILE
 
-    float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};  // output dims threadIdx.x + j * blockDim.x
-    float running_max = -INFINITY;
-    float running_sum = 0.0f;
-    for (int start = 0; start < length; start += blockDim.x) {
-        const int p = start + threadIdx.x;
-        float score = -INFINITY;
-        if (p < length) {
-            const int slot = table[p / block_size] * block_size + p % block_size;
-            const float* key = pool + kv_offset(kv_layer, 0, slot, kv_head, num_kv_heads, head_dim, plane_floats);
-            float dot = 0.0f;
-            for (int i = 0; i < head_dim; i++) {
-                dot = fmaf(q[i], key[i], dot);
-            }
-            score = dot * scale;
+    const int first = work[3 * blockIdx.x];
+    const int count = work[3 * blockIdx.x + 1];
+    const int segment = work[3 * blockIdx.x + 2];
+    const int h = blockIdx.y;
+    const int kv_head = h / (heads / num_kv_heads);
+    const int* table = block_tables + static_cast<int64_t>(token_sequence[first]) * max_blocks;
+    const int first_position = positions[first];
+    const int segment_start = segment * SEGMENT;
+    // The tile's last query sees the most; earlier ones mask what lies past them.
+    const int segment_end = min(segment_start + SEGMENT, first_position + count);
+
+    for (int i = threadIdx.x; i < TILE * stride; i += THREADS) {
+        const int row = i / stride;
+        const int d = i % stride;
+        float value = 0.0f;
+        if (row < count && d < head_dim) {
+            value = queries[(static_cast<int64_t>(first + row) * heads + h) * head_dim + d];
+            value = key_norm == nullptr ? value : value * key_norm[d];
         }
-        const float new_max = fmaxf(running_max, block_max(score, scratch));
-        const float correction = expf(running_max - new_max);
-        const float numerator = p < length ? expf(score - new_max) : 0.0f;
-        weights[threadIdx.x] = numerator;
-        running_sum = running_sum * correction + hy::block_sum(numerator, scratch);
-        running_max = new_max;
-        __syncthreads();  // weights complete
-        const int in_chunk = min(static_cast<int>(blockDim.x), length - start);
+        q[i] = value;
+    }
+    if (threadIdx.x < TILE) {
+        row_max[threadIdx.x] = -INFINITY;
+        row_sum[threadIdx.x] = 0.0f;
+    }
+    float acc[PER_THREAD];
 #pragma unroll
-        for (int j = 0; j < 4; j++) {
-            const int d = threadIdx.x + j * blockDim.x;
-            if (d < head_dim) {
-                float sum = acc[j] * correction;
-                for (int c = 0; c < in_chunk; c++) {
-                    const int pos = start + c;
-                    const int slot = table[pos / block_size] * block_size + pos % block_size;
-                    sum = fmaf(weights[c],
-                               pool[kv_offset(kv_layer, 1, slot, kv_head, num_kv_heads, head_dim, plane_floats) + d],
-                               sum);
+    for (int j = 0; j < PER_THREAD; j++) {
+        acc[j] = 0.0f;
+    }
+
+    const int lane = threadIdx.x & 31;
+    const int warp = threadIdx.x >> 5;
+    for (int chunk = segment_start; chunk < segment_end; chunk += CHUNK) {
+        const int valid = min(CHUNK, segment_end - chunk);
+        __syncthreads();  // the previous chunk's keys, values and numerators are no longer read
+        for (int i = threadIdx.x; i < CHUNK * head_dim; i += THREADS) {
+            const int row = i / head_dim;
+            const int d = i % head_dim;
+            float key = 0.0f;
+            float value = 0.0f;  // past the end: zeros, so a zero weight never meets a stale NaN
+            if (row < valid) {
+                const int position = chunk + row;
+                const int slot = table[position / block_size] * block_size + position % block_size;
+                const int64_t at = (2LL * kv_layer) * plane_floats +
+                                   (static_cast<int64_t>(slot) * num_kv_heads + kv_head) * head_dim + d;
+                key = pool[at];
+                value = pool[at + plane_floats];
+            }
+            k[row * stride + d] = key;
+            v[row * stride + d] = value;
+        }
+        __syncthreads();
+        // Scores: thread (row group, key) takes key j = tid % CHUNK for rows tid / CHUNK + 4r.
+        for (int r = threadIdx.x / CHUNK; r < TILE; r += THREADS / CHUNK) {
+            const int j = threadIdx.x % CHUNK;
+            float score = -INFINITY;
+            if (r < count && chunk + j <= first_position + r) {
+                float dot = 0.0f;
+                for (int d = 0; d < head_dim; d++) {
+                    dot = fmaf(q[r * stride + d], k[j * stride + d], dot);
+                }
+                score = dot * scale;
+            }
+            p[r * CHUNK + j] = score;
+        }
+        __syncthreads();
+        // Online softmax, one warp per row (two scores per lane); warp trees reduce in a fixed order.
+        for (int r = warp; r < TILE; r += THREADS / 32) {
+            const float s0 = p[r * CHUNK + lane];
+            const float s1 = p[r * CHUNK + lane + 32];
+            float chunk_max = fmaxf(s0, s1);
+            for (int offset = 16; offset > 0; offset >>= 1) {
+                chunk_max = fmaxf(chunk_max, __shfl_xor_sync(0xffffffffu, chunk_max, offset));
+            }
+            const float old_max = row_max[r];
+            const float new_max = fmaxf(old_max, chunk_max);
+            // A row with nothing visible yet (or in this chunk) keeps its state exactly.
+            const float e0 = s0 == -INFINITY ? 0.0f : expf(s0 - new_max);
+            const float e1 = s1 == -INFINITY ? 0.0f : expf(s1 - new_max);
+            p[r * CHUNK + lane] = e0;
+            p[r * CHUNK + lane + 32] = e1;
+            const float chunk_sum = hy::warp_sum(e0 + e1);
+            const float scale_old = old_max == -INFINITY ? 0.0f : expf(old_max - new_max);
+            __syncwarp();
+            if (lane == 0) {
+                correction[r] = scale_old;
+                row_sum[r] = row_sum[r] * scale_old + chunk_sum;
+                row_max[r] = new_max;
+            }
+        }
+        __syncthreads();
+#pragma unroll
+        for (int j = 0; j < PER_THREAD; j++) {
+            const int idx = threadIdx.x + j * THREADS;
+            const int r = idx / MAX_HEAD_DIM;
+            const int d = idx % MAX_HEAD_DIM;
+            if (r < count && d < head_dim) {
+                float sum = acc[j] * correction[r];
+                for (int c = 0; c < CHUNK; c++) {
+                    sum = fmaf(p[r * CHUNK + c], v[c * stride + d], sum);
                 }
                 acc[j] = sum;
             }
         }
-        __syncthreads();  // weights are rewritten by the next chunk
     }
-    float* o = out + (static_cast<int64_t>(t) * heads + h) * head_dim;
+    __syncthreads();
 #pragma unroll
-    for (int j = 0; j < 4; j++) {
-        const int d = threadIdx.x + j * blockDim.x;
-        if (d < head_dim) {
-            o[d] = acc[j] / running_sum;
+    for (int j = 0; j < PER_THREAD; j++) {
+        const int idx = threadIdx.x + j * THREADS;
+        const int r = idx / MAX_HEAD_DIM;
+        const int d = idx % MAX_HEAD_DIM;
+        if (r < count && d < head_dim) {
+            float* partial = partials +
+                ((static_cast<int64_t>(first + r) * heads + h) * max_segments + segment) * (head_dim + 2);
+            partial[d] = acc[j];
+            if (d == 0) {
+                partial[head_dim] = row_max[r];
+                partial[head_dim + 1] = row_sum[r];
+            }
         }
     }
+}
+
+// out (tokens, heads * head_dim): each query's segments combined in order. Launch: grid = (heads, tokens),
+// block = head_dim.
+extern "C" __global__ void hy_attention_merge(float* __restrict__ out, const float* __restrict__ partials,
+                                              const int* __restrict__ positions, int heads, int head_dim,
+                                              int max_segments) {
+    const int h = blockIdx.x;
+    const int t = blockIdx.y;
+    const int d = threadIdx.x;
+    const int segments = positions[t] / SEGMENT + 1;
+    const float* partial = partials + (static_cast<int64_t>(t) * heads + h) * max_segments * (head_dim + 2);
+    float total_max = -INFINITY;
+    for (int s = 0; s < segments; s++) {
+        total_max = fmaxf(total_max, partial[s * (head_dim + 2) + head_dim]);
+    }
+    float sum = 0.0f;
+    float acc = 0.0f;
+    for (int s = 0; s < segments; s++) {
+        const float* segment = partial + s * (head_dim + 2);
+        const float weight = expf(segment[head_dim] - total_max);
+        sum = fmaf(segment[head_dim + 1], weight, sum);
+        acc = fmaf(segment[d], weight, acc);
+    }
+    out[(static_cast<int64_t>(t) * heads + h) * head_dim + d] = acc / sum;
 }

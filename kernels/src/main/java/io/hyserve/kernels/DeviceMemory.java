@@ -82,12 +82,12 @@ public final class DeviceMemory implements AutoCloseable {
         cuMemsetD32(pointer, 0, bytes / 4);
     }
 
-    /** The first {@code size} bytes of {@code source}, in stream order. */
-    public DeviceMemory copyFrom(DeviceMemory source, long size) {
-        requireFits(size);
+    /** The first {@code size} bytes of {@code source} to {@code offset} bytes into this allocation, in stream order. */
+    public DeviceMemory copyFrom(DeviceMemory source, long offset, long size) {
+        requireFits(offset + size);
         source.requireFits(size);
         gpu.bind();
-        cuMemcpyDtoD(pointer, source.pointer, size);
+        cuMemcpyDtoD(pointer.withByteOffset(offset), source.pointer, size);
         return this;
     }
 

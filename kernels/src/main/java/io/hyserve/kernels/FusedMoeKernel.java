@@ -12,42 +12,47 @@ public final class FusedMoeKernel {
     public static final int MAX_EXPERTS = 256;
     private static final int ALIGN_THREADS = 1024;
     private static final int ELEMENTWISE_BLOCK = 256;
-    /** As moe_fused.cu: weight rows per tile, K elements per pipeline stage, padded shared-memory row. */
-    private static final int TILE_COLS = 64;
+    /** As moe_fused.cu: K elements per pipeline stage and a padded shared-memory row. */
     private static final int PADDED_ROW = 64 + 8;
     private final Gpu gpu;
 
     /** The grouped GEMMs' tile shapes, as {@code moe_fused.cu} instantiates them. */
     public enum Tiles {
-        ROWS_16(16, 4, 4), ROWS_32(32, 4, 4), ROWS_64(64, 4, 4), ROWS_128(128, 8, 3);
+        ROWS_16("16", 16, 64, 4, 4), ROWS_32("32", 32, 64, 4, 4), ROWS_64("64", 64, 64, 4, 4),
+        ROWS_128("128", 128, 64, 8, 3), ROWS_128_WIDE("128w", 128, 128, 8, 3);
 
+        final String suffix;
         /** Token slots per tile: each group is padded to a multiple of it. */
         public final int rows;
+        /** Weight rows (output columns) per tile. */
+        final int cols;
         final int warps;
         final int stages;
 
-        Tiles(int rows, int warps, int stages) {
+        Tiles(String suffix, int rows, int cols, int warps, int stages) {
+            this.suffix = suffix;
             this.rows = rows;
+            this.cols = cols;
             this.warps = warps;
             this.stages = stages;
         }
 
         int sharedBytes(int weights) {
-            return stages * (rows + weights * TILE_COLS) * PADDED_ROW * 2;
+            return stages * (rows + weights * cols) * PADDED_ROW * 2;
         }
 
         /**
          * The smallest tile that holds a group of {@code largestGroup} rows: every tile reads its expert's weights
-         * again, so one tile per group while groups are small (decode), and the largest tile once they are bound by
-         * arithmetic.
+         * again, so one tile per group while groups are small (decode), and the widest tile once groups outgrow
+         * the largest (bound by arithmetic).
          */
         public static Tiles holding(int largestGroup) {
-            for (Tiles tiles : values()) {
+            for (Tiles tiles : List.of(ROWS_16, ROWS_32, ROWS_64, ROWS_128)) {
                 if (largestGroup <= tiles.rows) {
                     return tiles;
                 }
             }
-            return ROWS_128;
+            return ROWS_128_WIDE;
         }
     }
 
@@ -224,10 +229,10 @@ public final class FusedMoeKernel {
         gpu.launch(MODULE, "hy_moe_align", 1, 1, ALIGN_THREADS, 0, layout.slotToken, layout.pairSlot,
                 layout.sharedSlot, layout.tileExpert, layout.numTiles, expertsPerToken, tokens, topK,
                 experts.routed(), tiles.rows, shared ? 1 : 0);
-        gpu.launch(MODULE, "hy_moe_gate_up_" + tiles.rows, maxTiles, (intermediate + TILE_COLS - 1) / TILE_COLS,
+        gpu.launch(MODULE, "hy_moe_gate_up_" + tiles.suffix, maxTiles, (intermediate + tiles.cols - 1) / tiles.cols,
                 32 * tiles.warps, tiles.sharedBytes(2), layout.hiddenRows, inBf16, layout.slotToken, layout.tileExpert,
                 layout.numTiles, experts.gate(), experts.up(), intermediate, hidden);
-        gpu.launch(MODULE, "hy_moe_down_" + tiles.rows, maxTiles, (hidden + TILE_COLS - 1) / TILE_COLS,
+        gpu.launch(MODULE, "hy_moe_down_" + tiles.suffix, maxTiles, (hidden + tiles.cols - 1) / tiles.cols,
                 32 * tiles.warps, tiles.sharedBytes(1), layout.expertOut, layout.hiddenRows, layout.slotToken,
                 layout.tileExpert, layout.numTiles, experts.down(), hidden, intermediate);
     }

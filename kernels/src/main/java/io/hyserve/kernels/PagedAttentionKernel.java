@@ -1,10 +1,25 @@
 package io.hyserve.kernels;
 
-/** {@code paged_attention.cu}: writing a step's K/V into the paged pool, and causal GQA attention over it. */
-public final class PagedAttentionKernel {
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * {@code paged_attention.cu}: writing a step's K/V into the paged pool, and causal GQA attention over it, split
+ * over context segments and merged (flash-decoding), prefill queries tiled so each K/V chunk serves several.
+ */
+public final class PagedAttentionKernel implements AutoCloseable {
     static final String MODULE = "paged_attention";
     private static final int BLOCK = 128;
+    /** As paged_attention.cu. */
+    static final int SEGMENT = 512;
+    static final int TILE = 16;
+    private static final int CHUNK = 64;
+    private static final int THREADS = 256;
+    private static final int MAX_HEAD_DIM = 128;
     private final Gpu gpu;
+    /** Each (query, head, segment)'s unnormalised output, max and sum, between the two launches. */
+    private DeviceMemory partials;
+    private DeviceMemory workList;
 
     /**
      * The pool's shape: float32 {@code [kvLayer][K|V][slot][kvHead][headDim]} with {@code slots} slots per plane.
@@ -31,23 +46,81 @@ public final class PagedAttentionKernel {
     }
 
     /**
+     * Which blocks attend what in one step: runs of up to {@value #TILE} consecutive queries of one sequence, each
+     * with every {@value #SEGMENT}-position segment of context its last query reaches. Built once per step; valid
+     * until the next {@link #plan}, whose work list takes its place on the device.
+     */
+    public record Plan(DeviceMemory work, int items, int maxSegments) {}
+
+    /** The step's attention plan from its host layout (tokens of a sequence at consecutive positions run as tiles). */
+    public Plan plan(int[] positions, int[] tokenSequence) {
+        List<Integer> work = new ArrayList<>();
+        int maxSegments = 1;
+        for (int t = 0; t < positions.length;) {
+            int count = 1;
+            while (t + count < positions.length && count < TILE && tokenSequence[t + count] == tokenSequence[t]
+                    && positions[t + count] == positions[t] + count) {
+                count++;
+            }
+            int segments = (positions[t] + count - 1) / SEGMENT + 1;
+            for (int segment = 0; segment < segments; segment++) {
+                work.addAll(List.of(t, count, segment));
+            }
+            maxSegments = Math.max(maxSegments, segments);
+            t += count;
+        }
+        int[] flat = work.stream().mapToInt(Integer::intValue).toArray();
+        if (workList == null || workList.bytes() < 4L * flat.length) {
+            if (workList != null) {
+                workList.close();
+            }
+            workList = gpu.allocate(4L * Math.max(3, flat.length));
+        }
+        return new Plan(workList.write(flat), flat.length / 3, maxSegments);
+    }
+
+    /**
      * @param out (tokens, heads × headDim)
      * @param queries same shape as {@code out}
      * @param keyNorm (headDim) this layer's key-norm weight for unit-RMS keys, or null
      * @param positions (tokens) each token's position in its sequence
      * @param tokenSequence (tokens) each token's sequence, a row of {@code blockTables}
      * @param blockTables (sequences, maxBlocks) pool blocks of each sequence in order
+     * @param plan this step's {@link #plan}
      */
     public void attend(DeviceMemory out, DeviceMemory queries, Pool pool, int kvLayer, DeviceMemory keyNorm,
             DeviceMemory positions, DeviceMemory tokenSequence, DeviceMemory blockTables, int maxBlocks, int tokens,
-            int heads) {
-        if (pool.headDim() > 4 * BLOCK || heads % pool.numKvHeads() != 0) {
-            throw new IllegalArgumentException("%d heads of %d over %d KV heads".formatted(heads, pool.headDim(),
-                    pool.numKvHeads()));
+            int heads, Plan plan) {
+        int headDim = pool.headDim();
+        if (headDim > MAX_HEAD_DIM || heads % pool.numKvHeads() != 0) {
+            throw new IllegalArgumentException("%d heads of %d over %d KV heads (head size at most %d)"
+                    .formatted(heads, headDim, pool.numKvHeads(), MAX_HEAD_DIM));
         }
-        float scale = (float) (1.0 / Math.sqrt(pool.headDim()));
-        gpu.launch(MODULE, "hy_paged_attention", heads, tokens, BLOCK, (pool.headDim() + BLOCK) * Float.BYTES, out,
-                queries, pool.memory(), keyNorm, positions, tokenSequence, blockTables, maxBlocks, kvLayer, heads,
-                pool.numKvHeads(), pool.headDim(), pool.blockSize(), pool.planeFloats(), scale);
+        long partialFloats = (long) tokens * heads * plan.maxSegments() * (headDim + 2);
+        if (partials == null || partials.bytes() < 4 * partialFloats) {
+            if (partials != null) {
+                partials.close();
+            }
+            partials = gpu.allocate(4 * partialFloats);
+        }
+        float scale = (float) (1.0 / Math.sqrt(headDim));
+        int sharedFloats = (TILE + 2 * CHUNK) * (headDim + 1) + TILE * (CHUNK + 3);
+        gpu.launch(MODULE, "hy_attention_segment", plan.items(), heads, THREADS, sharedFloats * Float.BYTES, partials,
+                queries, pool.memory(), keyNorm, positions, tokenSequence, blockTables, plan.work(), maxBlocks,
+                plan.maxSegments(), kvLayer, heads, pool.numKvHeads(), headDim, pool.blockSize(), pool.planeFloats(),
+                scale);
+        gpu.launch(MODULE, "hy_attention_merge", heads, tokens, headDim, 0, out, partials, positions, heads, headDim,
+                plan.maxSegments());
+    }
+
+    @Override
+    public void close() {
+        for (DeviceMemory buffer : new DeviceMemory[] {partials, workList}) {
+            if (buffer != null) {
+                buffer.close();
+            }
+        }
+        partials = null;
+        workList = null;
     }
 }

@@ -105,16 +105,25 @@ class ForwardKernelsOnDeviceTest extends OnDevice {
         int kvHeads = 2;
         int headDim = 128;
         int blockSize = 16;
-        int[] lengths = {1, 300, 37};
-        int[][] tables = {{9}, {3, 0, 12, 5, 7, 1, 2, 4, 6, 8, 10, 11, 13, 14, 15, 16, 17, 18, 19}, {20, 21, 22}};
-        int maxBlocks = 19;
-        long slots = 23L * blockSize;
+        // The long sequence spans three 512-position segments.
+        int[] lengths = {1, 1300, 37};
+        int[][] tables = new int[lengths.length][];
+        int nextBlock = 0;
+        for (int s = 0; s < lengths.length; s++) {
+            tables[s] = new int[(lengths[s] + blockSize - 1) / blockSize];
+            for (int b = 0; b < tables[s].length; b++) {
+                tables[s][b] = nextBlock++;
+            }
+        }
+        tables[1] = shuffled(tables[1]);
+        int maxBlocks = tables[1].length;
+        long slots = (long) nextBlock * blockSize;
         int kvCols = kvHeads * headDim;
         float[][][] keys = new float[lengths.length][][];
         float[][][] values = new float[lengths.length][][];
         float[] keyNorm = gaussian(headDim, 1);
-        PagedAttentionKernel kernel = new PagedAttentionKernel(gpu);
-        try (DeviceMemory poolMemory = gpu.allocate(4L * 2 * slots * kvCols)) {
+        try (PagedAttentionKernel kernel = new PagedAttentionKernel(gpu);
+                DeviceMemory poolMemory = gpu.allocate(4L * 2 * slots * kvCols)) {
             PagedAttentionKernel.Pool pool = new PagedAttentionKernel.Pool(poolMemory, kvHeads, headDim, blockSize, slots);
             for (int s = 0; s < lengths.length; s++) {
                 int n = lengths[s];
@@ -141,24 +150,58 @@ class ForwardKernelsOnDeviceTest extends OnDevice {
                     kernel.writeKv(pool, 0, dk, kvCols, dv, kvCols, ds, n, true, 1e-5f);
                 }
             }
-            // One step: the last position of each sequence and two middle positions of the long one.
-            int[] positions = {0, 299, 36, 150, 15};
-            int[] sequence = {0, 1, 2, 1, 1};
+            // One step: decode tokens at the end of each sequence, and a prefill chunk of 20 consecutive positions
+            // across a segment boundary (a tile of 16 and one of 4).
+            int[] positions = new int[25];
+            int[] sequence = new int[25];
+            int[][] decodes = {{0, 0}, {1299, 1}, {36, 2}, {600, 1}, {15, 1}};
+            for (int i = 0; i < decodes.length; i++) {
+                positions[i] = decodes[i][0];
+                sequence[i] = decodes[i][1];
+            }
+            for (int i = 0; i < 20; i++) {
+                positions[5 + i] = 1020 + i;
+                sequence[5 + i] = 1;
+            }
             int[] flatTables = new int[lengths.length * maxBlocks];
             for (int s = 0; s < tables.length; s++) {
                 System.arraycopy(tables[s], 0, flatTables, s * maxBlocks, tables[s].length);
             }
             float[] queries = gaussian(positions.length * heads * headDim, 1);
-            try (DeviceMemory q = upload(queries); DeviceMemory o = gpu.allocate(4L * queries.length);
-                    DeviceMemory kn = upload(keyNorm); DeviceMemory pos = upload(positions);
-                    DeviceMemory seq = upload(sequence); DeviceMemory bt = upload(flatTables)) {
-                kernel.attend(o, q, pool, 0, kn, pos, seq, bt, maxBlocks, positions.length, heads);
-                float[] actual = new float[queries.length];
-                o.read(actual);
-                assertClose(actual, CpuReference.attention(queries, keys, values, keyNorm, positions, sequence, heads,
-                        kvHeads, headDim), RELATIVE);
-            }
+            float[] actual = attend(kernel, pool, queries, keyNorm, positions, sequence, flatTables, maxBlocks, heads);
+            assertClose(actual, CpuReference.attention(queries, keys, values, keyNorm, positions, sequence, heads,
+                    kvHeads, headDim), RELATIVE);
+            // A query tiled with its neighbours and the same query alone in a decode step: the same bits.
+            int row = 5 + 7;
+            int width = heads * headDim;
+            float[] alone = attend(kernel, pool, java.util.Arrays.copyOfRange(queries, row * width, (row + 1) * width),
+                    keyNorm, new int[] {positions[row]}, new int[] {1}, flatTables, maxBlocks, heads);
+            assertThat(alone).containsExactly(java.util.Arrays.copyOfRange(actual, row * width, (row + 1) * width));
         }
+    }
+
+    private float[] attend(PagedAttentionKernel kernel, PagedAttentionKernel.Pool pool, float[] queries,
+            float[] keyNorm, int[] positions, int[] sequence, int[] flatTables, int maxBlocks, int heads) {
+        try (DeviceMemory q = upload(queries); DeviceMemory o = gpu.allocate(4L * queries.length);
+                DeviceMemory kn = keyNorm == null ? null : upload(keyNorm); DeviceMemory pos = upload(positions);
+                DeviceMemory seq = upload(sequence); DeviceMemory bt = upload(flatTables)) {
+            kernel.attend(o, q, pool, 0, kn, pos, seq, bt, maxBlocks, positions.length, heads,
+                    kernel.plan(positions, sequence));
+            float[] actual = new float[queries.length];
+            o.read(actual);
+            return actual;
+        }
+    }
+
+    private int[] shuffled(int[] values) {
+        int[] copy = values.clone();
+        for (int i = copy.length - 1; i > 0; i--) {
+            int j = random.nextInt(i + 1);
+            int swap = copy[i];
+            copy[i] = copy[j];
+            copy[j] = swap;
+        }
+        return copy;
     }
 
     @Test
@@ -232,22 +275,17 @@ class ForwardKernelsOnDeviceTest extends OnDevice {
             System.arraycopy(k, p * headDim, keys[0][p], 0, headDim);
             System.arraycopy(v, p * headDim, values[0][p], 0, headDim);
         }
-        PagedAttentionKernel kernel = new PagedAttentionKernel(gpu);
-        try (DeviceMemory memory = gpu.allocate(4L * 2 * 3 * blockSize * headDim); DeviceMemory dk = upload(k);
+        try (PagedAttentionKernel kernel = new PagedAttentionKernel(gpu);
+                DeviceMemory memory = gpu.allocate(4L * 2 * 3 * blockSize * headDim); DeviceMemory dk = upload(k);
                 DeviceMemory dv = upload(v); DeviceMemory ds = upload(slots)) {
             PagedAttentionKernel.Pool pool = new PagedAttentionKernel.Pool(memory, 1, headDim, blockSize, 3L * blockSize);
             kernel.writeKv(pool, 0, dk, headDim, dv, headDim, ds, length, false, 1e-5f);
             int[] positions = {39, 5};
             float[] queries = gaussian(positions.length * heads * headDim, 1);
-            try (DeviceMemory q = upload(queries); DeviceMemory o = gpu.allocate(4L * queries.length);
-                    DeviceMemory pos = upload(positions); DeviceMemory seq = upload(new int[] {0, 0});
-                    DeviceMemory bt = upload(table)) {
-                kernel.attend(o, q, pool, 0, null, pos, seq, bt, table.length, positions.length, heads);
-                float[] actual = new float[queries.length];
-                o.read(actual);
-                assertClose(actual, CpuReference.attention(queries, keys, values, null, positions, new int[] {0, 0},
-                        heads, 1, headDim), RELATIVE);
-            }
+            float[] actual = attend(kernel, pool, queries, null, positions, new int[] {0, 0}, table, table.length,
+                    heads);
+            assertClose(actual, CpuReference.attention(queries, keys, values, null, positions, new int[] {0, 0},
+                    heads, 1, headDim), RELATIVE);
         }
     }
 }

@@ -49,7 +49,7 @@ public final class MoeBench {
             List<DeviceMemory> down = new ArrayList<>();
             for (int e = 0; e <= EXPERTS; e++) {
                 for (List<DeviceMemory> projection : List.of(gate, up, down)) {
-                    DeviceMemory copy = gpu.allocate(matrixBytes).copyFrom(source, matrixBytes);
+                    DeviceMemory copy = gpu.allocate(matrixBytes).copyFrom(source, 0, matrixBytes);
                     allocations.add(copy);
                     projection.add(copy);
                 }
@@ -116,7 +116,7 @@ public final class MoeBench {
                         route.run();
                         fused.run(fusedOut, x, chosen, weights, experts, tokens, 1, false, plan, scratch);
                     });
-                    line.append(" fused %d/%d %.3f ms (%.0f%%)%s".formatted(plan.routed().rows, plan.shared().rows, ms,
+                    line.append(" fused %s/%s %.3f ms (%.0f%%)%s".formatted(label(plan.routed()), label(plan.shared()), ms,
                             100 * bytes / (ms / 1e3) / roof, plan == choice ? "*" : ""));
                 }
                 route.run();
@@ -158,6 +158,11 @@ public final class MoeBench {
             Arrays.sort(times);
             return times[repeats / 2];
         }
+    }
+
+    /** Rows per tile, "w" for the wide tile. */
+    private static String label(FusedMoeKernel.Tiles tiles) {
+        return tiles.rows + (tiles == FusedMoeKernel.Tiles.ROWS_128_WIDE ? "w" : "");
     }
 
     private static double relativeL2(float[] actual, float[] expected) {

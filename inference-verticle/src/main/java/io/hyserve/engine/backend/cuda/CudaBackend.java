@@ -307,12 +307,16 @@ public final class CudaBackend implements Backend {
         flops += step.attentionFlops(heads, d);
         StepOnDevice layout = onDevice(step);
         attention.attend(o.memory(), q.memory(), store.pool(), kvLayer, keyNorm == null ? null : cuda(keyNorm).memory(),
-                layout.positions(), layout.sequences(), layout.tables(), layout.maxBlocks(), step.numTokens(), heads);
+                layout.positions(), layout.sequences(), layout.tables(), layout.maxBlocks(), step.numTokens(), heads,
+                layout.attention());
     }
 
-    /** A step's layout on the device: slots, positions, owning sequences and block tables padded to one width. */
+    /**
+     * A step's layout on the device: slots, positions, owning sequences, block tables padded to one width, and the
+     * attention's work list.
+     */
     private record StepOnDevice(StepLayout step, DeviceMemory slots, DeviceMemory positions, DeviceMemory sequences,
-            DeviceMemory tables, int maxBlocks) {}
+            DeviceMemory tables, int maxBlocks, PagedAttentionKernel.Plan attention) {}
 
     /**
      * Every layer of a step uses the same layout (the engine builds a new one per step), so it is copied to the
@@ -332,7 +336,8 @@ public final class CudaBackend implements Backend {
             System.arraycopy(tables[s], 0, flat, s * maxBlocks, tables[s].length);
         }
         stepOnDevice = new StepOnDevice(step, ints("slots", step.slots()), ints("positions", step.positions()),
-                ints("sequences", step.tokenSequence()), ints("tables", flat), maxBlocks);
+                ints("sequences", step.tokenSequence()), ints("tables", flat), maxBlocks,
+                attention.plan(step.positions(), step.tokenSequence()));
         return stepOnDevice;
     }
 
@@ -446,6 +451,7 @@ public final class CudaBackend implements Backend {
         live.clear();
         scratch.values().forEach(DeviceMemory::close);
         expertLoop.close();
+        attention.close();
         fusedScratch.close();
         fusedExperts.values().stream().filter(java.util.Objects::nonNull).forEach(FusedMoeKernel.Experts::close);
         weights.forEach(DeviceMemory::close);

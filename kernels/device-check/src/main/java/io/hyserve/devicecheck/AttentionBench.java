@@ -1,0 +1,120 @@
+package io.hyserve.devicecheck;
+
+import io.hyserve.kernels.DeviceMemory;
+import io.hyserve.kernels.Gpu;
+import io.hyserve.kernels.PagedAttentionKernel;
+import java.io.PrintStream;
+import java.util.Arrays;
+import java.util.SplittableRandom;
+
+/**
+ * Paged attention at Hunyuan-Large's shape (80 query heads over 8 KV heads of 128, float32 pool, blocks of 16
+ * scattered through the pool): decode of 32 sequences at 1K, 8K and 32K positions, against the copy bandwidth
+ * (the unique K/V bytes each call must read over its time), and a 4096-token causal prefill chunk in TFLOP/s.
+ * Usage: {@code java -cp device-tests.jar io.hyserve.devicecheck.AttentionBench}.
+ */
+public final class AttentionBench {
+    private static final int HEADS = 80;
+    private static final int KV_HEADS = 8;
+    private static final int HEAD_DIM = 128;
+    private static final int BLOCK = 16;
+
+    private AttentionBench() {}
+
+    public static void main(String[] args) {
+        try (Gpu gpu = Gpu.open(0); PagedAttentionKernel kernel = new PagedAttentionKernel(gpu)) {
+            run(gpu, kernel, System.out);
+        }
+    }
+
+    static void run(Gpu gpu, PagedAttentionKernel kernel, PrintStream out) {
+        double roof = gpu.copyBandwidth(1L << 30, 10);
+        out.printf("attention bench: %d heads over %d KV heads of %d, float32 K/V, copy bandwidth %.0f GB/s%n", HEADS,
+                KV_HEADS, HEAD_DIM, roof / 1e9);
+        SplittableRandom random = new SplittableRandom(5);
+        for (int context : new int[] {1024, 8192, 32_768}) {
+            int sequences = 32;
+            int[] positions = new int[sequences];
+            int[] sequence = new int[sequences];
+            for (int s = 0; s < sequences; s++) {
+                positions[s] = context - 1;
+                sequence[s] = s;
+            }
+            double ms = time(gpu, kernel, random, positions, sequence, sequences, context);
+            double bytes = 2.0 * sequences * context * KV_HEADS * HEAD_DIM * Float.BYTES;
+            out.printf("attention bench: decode, %d sequences at %d positions: %.3f ms, %.0f GB/s of K/V = %.0f %% of "
+                    + "the copy bandwidth%n", sequences, context, ms, bytes / (ms / 1e3) / 1e9,
+                    100 * bytes / (ms / 1e3) / roof);
+        }
+        int tokens = 4096;
+        int[] positions = new int[tokens];
+        for (int t = 0; t < tokens; t++) {
+            positions[t] = t;
+        }
+        double ms = time(gpu, kernel, random, positions, new int[tokens], 1, tokens);
+        double flops = 4.0 * HEADS * HEAD_DIM * ((double) tokens * (tokens + 1) / 2);
+        out.printf("attention bench: causal prefill of %d tokens: %.3f ms, %.1f TFLOP/s%n", tokens, ms,
+                flops / (ms / 1e3) / 1e12);
+    }
+
+    /** Median of timed calls over a pool of random K/V, each sequence's blocks shuffled through it. */
+    private static double time(Gpu gpu, PagedAttentionKernel kernel, SplittableRandom random, int[] positions,
+            int[] sequence, int sequences, int context) {
+        int blocksPerSequence = (context + BLOCK - 1) / BLOCK;
+        int blocks = sequences * blocksPerSequence;
+        int[] order = new int[blocks];
+        for (int i = 0; i < blocks; i++) {
+            order[i] = i;
+        }
+        for (int i = blocks - 1; i > 0; i--) {
+            int j = random.nextInt(i + 1);
+            int swap = order[i];
+            order[i] = order[j];
+            order[j] = swap;
+        }
+        long slots = (long) blocks * BLOCK;
+        long poolFloats = 2 * slots * KV_HEADS * HEAD_DIM;
+        float[] queries = new float[positions.length * HEADS * HEAD_DIM];
+        for (int i = 0; i < queries.length; i++) {
+            queries[i] = (float) random.nextGaussian();
+        }
+        try (DeviceMemory pool = gpu.allocate(4 * poolFloats); DeviceMemory q = gpu.allocate(4L * queries.length).write(queries);
+                DeviceMemory o = gpu.allocate(4L * queries.length);
+                DeviceMemory pos = gpu.allocate(4L * positions.length).write(positions);
+                DeviceMemory seq = gpu.allocate(4L * sequence.length).write(sequence);
+                DeviceMemory tables = gpu.allocate(4L * blocks).write(order)) {
+            fill(gpu, pool, poolFloats, random);
+            PagedAttentionKernel.Pool kv = new PagedAttentionKernel.Pool(pool, KV_HEADS, HEAD_DIM, BLOCK, slots);
+            PagedAttentionKernel.Plan plan = kernel.plan(positions, sequence);
+            Runnable call = () -> kernel.attend(o, q, kv, 0, null, pos, seq, tables, blocksPerSequence,
+                    positions.length, HEADS, plan);
+            for (int i = 0; i < 3; i++) {
+                call.run();
+            }
+            gpu.synchronize();
+            double[] times = new double[10];
+            for (int i = 0; i < times.length; i++) {
+                long start = System.nanoTime();
+                call.run();
+                gpu.synchronize();
+                times[i] = (System.nanoTime() - start) / 1e6;
+            }
+            Arrays.sort(times);
+            return times[times.length / 2];
+        }
+    }
+
+    /** Random values through one reused host buffer (the pool can be gigabytes). */
+    private static void fill(Gpu gpu, DeviceMemory pool, long floats, SplittableRandom random) {
+        int piece = 1 << 24;
+        float[] host = new float[piece];
+        for (int i = 0; i < piece; i++) {
+            host[i] = (float) random.nextGaussian();
+        }
+        try (DeviceMemory source = gpu.allocate(4L * piece).write(host)) {
+            for (long offset = 0; offset < floats; offset += piece) {
+                pool.copyFrom(source, offset * 4, 4L * Math.min(piece, floats - offset));
+            }
+        }
+    }
+}
