@@ -14,6 +14,7 @@
 // columns along y.
 // Weights: per expert, gate/up (I, H) and down (H, I) bf16 row-major as the checkpoint stores them, passed as
 // device arrays of pointers (E or E + 1 entries). Requires K % 8 == 0 and N % 8 == 0 (16-byte rows).
+// The down-projection GEMMs also serve dense products (hy_dense_layout: TensorCoreGemm).
 // CPU reference: CpuBackend.moeExperts on bf16-rounded inputs (FusedMoeOnDeviceTest).
 #include <cuda_bf16.h>
 
@@ -331,6 +332,22 @@ extern "C" __global__ void hy_moe_align(int* __restrict__ slot_token, int* __res
             slot_token[slot] = t;
             shared_slot[t] = slot;
         }
+    }
+}
+
+// The layout of a dense product through the down-projection GEMMs (one group, the identity weight table entry 0):
+// slot i is row i, tiles of bm rows. One block.
+extern "C" __global__ void hy_dense_layout(int* __restrict__ slot_token, int* __restrict__ tile_expert,
+                                           int* __restrict__ num_tiles, int rows, int bm) {
+    const int tiles = (rows + bm - 1) / bm;
+    for (int i = threadIdx.x; i < tiles * bm; i += blockDim.x) {
+        slot_token[i] = i < rows ? i : -1;
+    }
+    for (int i = threadIdx.x; i < tiles; i += blockDim.x) {
+        tile_expert[i] = 0;
+    }
+    if (threadIdx.x == 0) {
+        *num_tiles = tiles;
     }
 }
 

@@ -5,14 +5,15 @@ import java.util.List;
 
 /**
  * {@code paged_attention.cu}: writing a step's K/V into the paged pool, and causal GQA attention over it, split
- * over context segments and merged (flash-decoding), prefill queries tiled so each K/V chunk serves several.
+ * over context segments and merged (flash-decoding); each K/V chunk loaded once for the query heads of its KV head
+ * and, in prefill, for several consecutive queries.
  */
 public final class PagedAttentionKernel implements AutoCloseable {
     static final String MODULE = "paged_attention";
     private static final int BLOCK = 128;
     /** As paged_attention.cu. */
     static final int SEGMENT = 512;
-    static final int TILE = 16;
+    static final int ROWS = 16;
     private static final int CHUNK = 64;
     private static final int THREADS = 256;
     private static final int MAX_HEAD_DIM = 128;
@@ -46,19 +47,25 @@ public final class PagedAttentionKernel implements AutoCloseable {
     }
 
     /**
-     * Which blocks attend what in one step: runs of up to {@value #TILE} consecutive queries of one sequence, each
-     * with every {@value #SEGMENT}-position segment of context its last query reaches. Built once per step; valid
-     * until the next {@link #plan}, whose work list takes its place on the device.
+     * Which blocks attend what in one step: runs of consecutive queries of one sequence (as many as fit
+     * {@value #ROWS} rows with their KV head's query heads), each with every {@value #SEGMENT}-position segment of
+     * context its last query reaches. Built once per step; valid until the next {@link #plan}, whose work list
+     * takes its place on the device.
      */
-    public record Plan(DeviceMemory work, int items, int maxSegments) {}
+    public record Plan(DeviceMemory work, int items, int maxSegments, int heads, int numKvHeads) {}
 
-    /** The step's attention plan from its host layout (tokens of a sequence at consecutive positions run as tiles). */
-    public Plan plan(int[] positions, int[] tokenSequence) {
+    /**
+     * The step's attention plan from its host layout, for {@code heads} query heads over {@code numKvHeads}.
+     * Tokens of a sequence at consecutive positions share blocks.
+     */
+    public Plan plan(int[] positions, int[] tokenSequence, int heads, int numKvHeads) {
+        int group = heads / numKvHeads;
+        int tile = Math.max(1, ROWS / Math.min(group, ROWS));
         List<Integer> work = new ArrayList<>();
         int maxSegments = 1;
         for (int t = 0; t < positions.length;) {
             int count = 1;
-            while (t + count < positions.length && count < TILE && tokenSequence[t + count] == tokenSequence[t]
+            while (t + count < positions.length && count < tile && tokenSequence[t + count] == tokenSequence[t]
                     && positions[t + count] == positions[t] + count) {
                 count++;
             }
@@ -76,7 +83,7 @@ public final class PagedAttentionKernel implements AutoCloseable {
             }
             workList = gpu.allocate(4L * Math.max(3, flat.length));
         }
-        return new Plan(workList.write(flat), flat.length / 3, maxSegments);
+        return new Plan(workList.write(flat), flat.length / 3, maxSegments, heads, numKvHeads);
     }
 
     /**
@@ -92,9 +99,13 @@ public final class PagedAttentionKernel implements AutoCloseable {
             DeviceMemory positions, DeviceMemory tokenSequence, DeviceMemory blockTables, int maxBlocks, int tokens,
             int heads, Plan plan) {
         int headDim = pool.headDim();
-        if (headDim > MAX_HEAD_DIM || heads % pool.numKvHeads() != 0) {
-            throw new IllegalArgumentException("%d heads of %d over %d KV heads (head size at most %d)"
+        if (headDim > MAX_HEAD_DIM || headDim % 4 != 0 || heads % pool.numKvHeads() != 0) {
+            throw new IllegalArgumentException("%d heads of %d over %d KV heads (head size a multiple of 4, at most %d)"
                     .formatted(heads, headDim, pool.numKvHeads(), MAX_HEAD_DIM));
+        }
+        if (plan.heads() != heads || plan.numKvHeads() != pool.numKvHeads()) {
+            throw new IllegalArgumentException("a plan for %d heads over %d KV heads used for %d over %d"
+                    .formatted(plan.heads(), plan.numKvHeads(), heads, pool.numKvHeads()));
         }
         long partialFloats = (long) tokens * heads * plan.maxSegments() * (headDim + 2);
         if (partials == null || partials.bytes() < 4 * partialFloats) {
@@ -104,8 +115,11 @@ public final class PagedAttentionKernel implements AutoCloseable {
             partials = gpu.allocate(4 * partialFloats);
         }
         float scale = (float) (1.0 / Math.sqrt(headDim));
-        int sharedFloats = (TILE + 2 * CHUNK) * (headDim + 1) + TILE * (CHUNK + 3);
-        gpu.launch(MODULE, "hy_attention_segment", plan.items(), heads, THREADS, sharedFloats * Float.BYTES, partials,
+        int sharedFloats = (ROWS + 2 * CHUNK) * (headDim + 4) + ROWS * (CHUNK + 3);
+        int group = heads / pool.numKvHeads();
+        int blocksPerKvHead = (group + ROWS - 1) / ROWS;
+        gpu.launch(MODULE, "hy_attention_segment", plan.items(), pool.numKvHeads() * blocksPerKvHead, THREADS,
+                sharedFloats * Float.BYTES, partials,
                 queries, pool.memory(), keyNorm, positions, tokenSequence, blockTables, plan.work(), maxBlocks,
                 plan.maxSegments(), kvLayer, heads, pool.numKvHeads(), headDim, pool.blockSize(), pool.planeFloats(),
                 scale);

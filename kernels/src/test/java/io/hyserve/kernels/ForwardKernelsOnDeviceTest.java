@@ -14,26 +14,27 @@ class ForwardKernelsOnDeviceTest extends OnDevice {
     @Test
     void matmulWithBf16AndF32WeightsForOneAndManyRows() {
         int n = 300;
-        int k = 6400;
-        float[] weight = gaussian(n * k, 1);
-        short[] bf16 = new short[weight.length];
-        float[] widened = new float[weight.length];
-        for (int i = 0; i < weight.length; i++) {
-            bf16[i] = (short) (Float.floatToIntBits(weight[i]) >>> 16);
-            widened[i] = Float.intBitsToFloat((bf16[i] & 0xffff) << 16);
-        }
-        MatmulKernel kernel = new MatmulKernel(gpu);
-        try (DeviceMemory wb = gpu.allocate(2L * bf16.length).write(bf16); DeviceMemory wf = upload(weight)) {
-            for (int rows : new int[] {1, 8, 19}) {
-                float[] in = gaussian(rows * k, 1);
-                try (DeviceMemory x = upload(in); DeviceMemory out = gpu.allocate(4L * rows * n)) {
-                    float[] actual = new float[rows * n];
-                    kernel.multiply(out, x, wb, MatmulKernel.WeightType.BF16, rows, n, k);
-                    out.read(actual);
-                    assertClose(actual, CpuReference.matmul(in, widened, rows, n, k), RELATIVE);
-                    kernel.multiply(out, x, wf, MatmulKernel.WeightType.F32, rows, n, k);
-                    out.read(actual);
-                    assertClose(actual, CpuReference.matmul(in, weight, rows, n, k), RELATIVE);
+        for (int k : new int[] {6400, 100}) { // 16-byte loads, and the scalar path for k not a multiple of 8
+            float[] weight = gaussian(n * k, 1);
+            short[] bf16 = new short[weight.length];
+            float[] widened = new float[weight.length];
+            for (int i = 0; i < weight.length; i++) {
+                bf16[i] = (short) (Float.floatToIntBits(weight[i]) >>> 16);
+                widened[i] = Float.intBitsToFloat((bf16[i] & 0xffff) << 16);
+            }
+            MatmulKernel kernel = new MatmulKernel(gpu);
+            try (DeviceMemory wb = gpu.allocate(2L * bf16.length).write(bf16); DeviceMemory wf = upload(weight)) {
+                for (int rows : new int[] {1, 8, 19}) {
+                    float[] in = gaussian(rows * k, 1);
+                    try (DeviceMemory x = upload(in); DeviceMemory out = gpu.allocate(4L * rows * n)) {
+                        float[] actual = new float[rows * n];
+                        kernel.multiply(out, x, wb, MatmulKernel.WeightType.BF16, rows, n, k);
+                        out.read(actual);
+                        assertClose(actual, CpuReference.matmul(in, widened, rows, n, k), RELATIVE);
+                        kernel.multiply(out, x, wf, MatmulKernel.WeightType.F32, rows, n, k);
+                        out.read(actual);
+                        assertClose(actual, CpuReference.matmul(in, weight, rows, n, k), RELATIVE);
+                    }
                 }
             }
         }
@@ -186,7 +187,7 @@ class ForwardKernelsOnDeviceTest extends OnDevice {
                 DeviceMemory kn = keyNorm == null ? null : upload(keyNorm); DeviceMemory pos = upload(positions);
                 DeviceMemory seq = upload(sequence); DeviceMemory bt = upload(flatTables)) {
             kernel.attend(o, q, pool, 0, kn, pos, seq, bt, maxBlocks, positions.length, heads,
-                    kernel.plan(positions, sequence));
+                    kernel.plan(positions, sequence, heads, pool.numKvHeads()));
             float[] actual = new float[queries.length];
             o.read(actual);
             return actual;
@@ -260,7 +261,7 @@ class ForwardKernelsOnDeviceTest extends OnDevice {
 
     @Test
     void keysStoredAsGivenAndAttentionWithoutKeyNorm() {
-        int heads = 4;
+        int heads = 20; // more query heads per KV head than one block takes (16)
         int headDim = 64;
         int blockSize = 16;
         int length = 40;

@@ -8,10 +8,11 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /**
- * The fused MoE kernels against a float64 reference of the same arithmetic: bf16-rounded activations and
- * weights, float32 accumulation, the SwiGLU output rounded to bf16 before the down projection. Tolerance: relative
- * L2 error 2e-3 (bf16 roundings of the SwiGLU output that land on the other side of a tie). Shapes are chosen to
- * leave partial tiles in every dimension (hidden 200, intermediate 136, groups of 0 to 300 rows).
+ * The fused MoE kernels, and the dense tensor-core GEMM built on them, against a float64 reference of the same
+ * arithmetic: bf16-rounded activations and weights, float32 accumulation, the SwiGLU output rounded to bf16 before
+ * the down projection. Tolerance: relative L2 error 2e-3 for the MoE (bf16 roundings of the SwiGLU output that land
+ * on the other side of a tie), 1e-5 for the dense product. Shapes leave partial tiles in every dimension (hidden
+ * 200, intermediate 136, groups of 0 to 300 rows).
  */
 class FusedMoeOnDeviceTest extends OnDevice {
     private static final int HIDDEN = 200;
@@ -97,6 +98,46 @@ class FusedMoeOnDeviceTest extends OnDevice {
             float[] alone = layer.run(Arrays.copyOfRange(in, last * HIDDEN, tokens * HIDDEN), lastChoice,
                     new float[] {weights[last]}, 1, 1, null, FusedMoeKernel.Plan.of(lastChoice, 1, ROUTED));
             assertThat(Arrays.copyOfRange(batched, last * HIDDEN, tokens * HIDDEN)).containsExactly(alone);
+        }
+    }
+
+    @Test
+    void denseProductsOnTensorCoresMatchTheReferenceWhateverTheRowCount() {
+        int n = HIDDEN;
+        int k = INTERMEDIATE;
+        short[] weight = bf16(gaussian(n * k, (float) (1 / Math.sqrt(k))));
+        // Every call's last row is this input: its output bits must not depend on the rows above it.
+        float[] row = gaussian(k, 1);
+        float[] alone = null;
+        try (TensorCoreGemm gemm = new TensorCoreGemm(gpu); DeviceMemory w = gpu.allocate(2L * weight.length).write(weight);
+                TensorCoreGemm.Weight prepared = gemm.prepare(w, n, k)) {
+            for (int rows : new int[] {1, 19, 300}) {
+                float[] in = gaussian(rows * k, 1);
+                System.arraycopy(row, 0, in, (rows - 1) * k, k);
+                double[] expected = new double[rows * n];
+                for (int r = 0; r < rows; r++) {
+                    float[] x = new float[k];
+                    for (int i = 0; i < k; i++) {
+                        x[i] = widen(bf16(in[r * k + i]));
+                    }
+                    for (int c = 0; c < n; c++) {
+                        expected[r * n + c] = dot(weight, c, x);
+                    }
+                }
+                try (DeviceMemory x = upload(in); DeviceMemory out = gpu.allocate(4L * rows * n)) {
+                    gemm.multiply(out, x, prepared, rows);
+                    float[] actual = new float[rows * n];
+                    out.read(actual);
+                    assertThat(relativeError(actual, expected)).as("%d rows", rows).isLessThan(1e-5);
+                    float[] last = Arrays.copyOfRange(actual, (rows - 1) * n, rows * n);
+                    if (alone == null) {
+                        alone = last;
+                    } else {
+                        assertThat(last).as("the last of %d rows against the same row alone", rows)
+                                .containsExactly(alone);
+                    }
+                }
+            }
         }
     }
 

@@ -15,7 +15,7 @@ final class EngineOptions {
             description = "Folder with hy.tiktoken (default: the model folder if it has one, else the bundled tokenizer)")
     Path tokenizer;
 
-    @Option(names = "--device", defaultValue = "cpu", description = "auto, cuda, cuda-bf16, cpu or cpu-scalar; cuda-bf16 runs the routed experts on bf16 tensor cores; auto takes the GPU (cuda) when one is usable (default: ${DEFAULT-VALUE})")
+    @Option(names = "--device", defaultValue = "cpu", description = "auto, cuda, cuda-bf16, cpu or cpu-scalar; cuda-bf16 runs products with BF16 weights on bf16 tensor cores; auto takes the GPU (cuda) when one is usable (default: ${DEFAULT-VALUE})")
     String device;
 
     @Option(names = "--threads", description = "CPU kernel threads (default: all cores)")

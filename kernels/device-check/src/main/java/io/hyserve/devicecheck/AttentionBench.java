@@ -8,7 +8,7 @@ import java.util.Arrays;
 import java.util.SplittableRandom;
 
 /**
- * Paged attention at Hunyuan-Large's shape (80 query heads over 8 KV heads of 128, float32 pool, blocks of 16
+ * Paged attention at Hunyuan-Large's shape (80 query heads over 8 KV heads of 80, float32 pool, blocks of 16
  * scattered through the pool): decode of 32 sequences at 1K, 8K and 32K positions, against the copy bandwidth
  * (the unique K/V bytes each call must read over its time), and a 4096-token causal prefill chunk in TFLOP/s.
  * Usage: {@code java -cp device-tests.jar io.hyserve.devicecheck.AttentionBench}.
@@ -16,7 +16,7 @@ import java.util.SplittableRandom;
 public final class AttentionBench {
     private static final int HEADS = 80;
     private static final int KV_HEADS = 8;
-    private static final int HEAD_DIM = 128;
+    private static final int HEAD_DIM = 80; // hidden 6400 / 80 heads
     private static final int BLOCK = 16;
 
     private AttentionBench() {}
@@ -85,7 +85,7 @@ public final class AttentionBench {
                 DeviceMemory tables = gpu.allocate(4L * blocks).write(order)) {
             fill(gpu, pool, poolFloats, random);
             PagedAttentionKernel.Pool kv = new PagedAttentionKernel.Pool(pool, KV_HEADS, HEAD_DIM, BLOCK, slots);
-            PagedAttentionKernel.Plan plan = kernel.plan(positions, sequence);
+            PagedAttentionKernel.Plan plan = kernel.plan(positions, sequence, HEADS, KV_HEADS);
             Runnable call = () -> kernel.attend(o, q, kv, 0, null, pos, seq, tables, blocksPerSequence,
                     positions.length, HEADS, plan);
             for (int i = 0; i < 3; i++) {

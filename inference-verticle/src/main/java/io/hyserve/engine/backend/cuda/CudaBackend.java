@@ -23,6 +23,7 @@ import io.hyserve.kernels.PagedAttentionKernel;
 import io.hyserve.kernels.RmsNormKernel;
 import io.hyserve.kernels.RopeQkNormKernel;
 import io.hyserve.kernels.SiluMulKernel;
+import io.hyserve.kernels.TensorCoreGemm;
 import java.util.IdentityHashMap;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -40,9 +41,10 @@ import java.util.Set;
  * operation is one or a few kernel launches on the device's stream. Host arrays in the interface (token ids,
  * rotary tables, step layouts, routing decisions) cross in small synchronous copies.
  *
- * <p>Routed experts run either through the fused grouped-GEMM kernel on bf16 tensor cores ({@code cuda-bf16}), or
- * as a float32 loop over the step's active experts ({@code cuda}: what the golden logits are checked on, and
- * the baseline the fused kernel is measured against).
+ * <p>With {@code cuda-bf16}, products with BF16 weights run on bf16 tensor cores: routed experts through the fused
+ * grouped-GEMM kernel, the other projections (the router excepted) through the tensor-core GEMM. With {@code cuda}
+ * activations stay float32 throughout (what the golden logits are checked on): the warp-per-row matmul, and the
+ * routed experts as a loop over the step's active experts (the baseline the fused kernel is measured against).
  */
 public final class CudaBackend implements Backend {
     private static final ValueLayout.OfShort HALF = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
@@ -60,8 +62,13 @@ public final class CudaBackend implements Backend {
     private final ExpertLoop expertLoop;
     private final FusedMoeKernel fusedMoeKernel;
     private final FusedMoeKernel.Scratch fusedScratch;
-    /** Whether routed experts run through the fused bf16 tensor-core kernel (where the weights are BF16). */
-    private final boolean fusedMoe;
+    /**
+     * Whether BF16 weights run on bf16 tensor cores: routed experts through the fused MoE kernel, other products
+     * (the router excepted) through the tensor-core GEMM.
+     */
+    private final boolean bf16;
+    private final TensorCoreGemm tensorCoreGemm;
+    private final List<TensorCoreGemm.Weight> tensorCoreTables = new ArrayList<>();
     /** Per layer (the model's experts array), the experts as each MoE path takes them; null: fused does not apply. */
     private final Map<ExpertWeights[], FusedMoeKernel.Experts> fusedExperts = new IdentityHashMap<>();
     private final Map<ExpertWeights[], List<ExpertLoop.Expert>> loopExperts = new IdentityHashMap<>();
@@ -72,14 +79,17 @@ public final class CudaBackend implements Backend {
     /** Activations not yet released; what the model still holds at close is freed then. */
     private final Set<CudaActivations> live = new HashSet<>();
     private StepOnDevice stepOnDevice;
+    /** The attention's work list for {@link #attentionPlanStep}, shared by every layer of the step. */
+    private PagedAttentionKernel.Plan attentionPlan;
+    private StepLayout attentionPlanStep;
     private float[] ropeCos;
     private float[] ropeSin;
     private long weightBytesRead;
     private long flops;
 
-    private CudaBackend(Gpu gpu, boolean fusedMoe) {
+    private CudaBackend(Gpu gpu, boolean bf16) {
         this.gpu = gpu;
-        this.fusedMoe = fusedMoe;
+        this.bf16 = bf16;
         this.embedding = new EmbeddingKernel(gpu);
         this.norm = new RmsNormKernel(gpu);
         this.rope = new RopeQkNormKernel(gpu);
@@ -91,21 +101,22 @@ public final class CudaBackend implements Backend {
         this.expertLoop = new ExpertLoop(gpu);
         this.fusedMoeKernel = new FusedMoeKernel(gpu);
         this.fusedScratch = new FusedMoeKernel.Scratch(gpu);
+        this.tensorCoreGemm = new TensorCoreGemm(gpu);
     }
 
     /**
      * Opens GPU {@code ordinal}; fails with the reason when there is none ({@link Gpu#availability()}).
      *
-     * @param fusedMoe routed experts on bf16 tensor cores (activations rounded to bf16 at the experts' input);
-     *     otherwise float32 activations throughout, as the golden logits are checked
+     * @param bf16 products with BF16 weights on bf16 tensor cores (activations rounded to bf16 at their input;
+     *     the router stays float32); otherwise float32 activations throughout, as the golden logits are checked
      */
-    public static CudaBackend open(int ordinal, boolean fusedMoe) {
-        return new CudaBackend(Gpu.open(ordinal), fusedMoe);
+    public static CudaBackend open(int ordinal, boolean bf16) {
+        return new CudaBackend(Gpu.open(ordinal), bf16);
     }
 
     @Override
     public String name() {
-        return "cuda (" + gpu.name() + (fusedMoe ? ", bf16 fused MoE)" : ", float32)");
+        return "cuda (" + gpu.name() + (bf16 ? ", bf16 tensor cores)" : ", float32)");
     }
 
     @Override
@@ -129,7 +140,14 @@ public final class CudaBackend implements Backend {
             };
         }
         weights.add(memory);
-        return new CudaWeight(memory, type, rows, cols, (long) rows * cols * dtype.byteSize());
+        TensorCoreGemm.Weight tensorCores = null;
+        // The router stays float32 even in bf16 models (as the reference computes it): it picks the experts.
+        if (bf16 && type == MatmulKernel.WeightType.BF16 && TensorCoreGemm.supports(rows, cols)
+                && !tensor.name().endsWith(".mlp.gate.wg.weight")) {
+            tensorCores = tensorCoreGemm.prepare(memory, rows, cols);
+            tensorCoreTables.add(tensorCores);
+        }
+        return new CudaWeight(memory, type, rows, cols, (long) rows * cols * dtype.byteSize(), tensorCores);
     }
 
     private static float[] widen(MemorySegment data, DType dtype, int n) {
@@ -239,7 +257,11 @@ public final class CudaBackend implements Backend {
         requireShape(o, x.rows(), w.rows());
         weightBytesRead += w.byteSize();
         flops += 2L * x.rows() * w.rows() * w.cols();
-        matmul.multiply(o.memory(), x.memory(), w.memory(), w.type(), x.rows(), w.rows(), w.cols());
+        if (w.tensorCores() != null) {
+            tensorCoreGemm.multiply(o.memory(), x.memory(), w.tensorCores(), x.rows());
+        } else {
+            matmul.multiply(o.memory(), x.memory(), w.memory(), w.type(), x.rows(), w.rows(), w.cols());
+        }
     }
 
     @Override
@@ -306,17 +328,18 @@ public final class CudaBackend implements Backend {
         int heads = q.cols() / d;
         flops += step.attentionFlops(heads, d);
         StepOnDevice layout = onDevice(step);
+        if (attentionPlanStep != step) {
+            attentionPlan = attention.plan(step.positions(), step.tokenSequence(), heads, store.layout().numKvHeads());
+            attentionPlanStep = step;
+        }
         attention.attend(o.memory(), q.memory(), store.pool(), kvLayer, keyNorm == null ? null : cuda(keyNorm).memory(),
                 layout.positions(), layout.sequences(), layout.tables(), layout.maxBlocks(), step.numTokens(), heads,
-                layout.attention());
+                attentionPlan);
     }
 
-    /**
-     * A step's layout on the device: slots, positions, owning sequences, block tables padded to one width, and the
-     * attention's work list.
-     */
+    /** A step's layout on the device: slots, positions, owning sequences and block tables padded to one width. */
     private record StepOnDevice(StepLayout step, DeviceMemory slots, DeviceMemory positions, DeviceMemory sequences,
-            DeviceMemory tables, int maxBlocks, PagedAttentionKernel.Plan attention) {}
+            DeviceMemory tables, int maxBlocks) {}
 
     /**
      * Every layer of a step uses the same layout (the engine builds a new one per step), so it is copied to the
@@ -336,8 +359,7 @@ public final class CudaBackend implements Backend {
             System.arraycopy(tables[s], 0, flat, s * maxBlocks, tables[s].length);
         }
         stepOnDevice = new StepOnDevice(step, ints("slots", step.slots()), ints("positions", step.positions()),
-                ints("sequences", step.tokenSequence()), ints("tables", flat), maxBlocks,
-                attention.plan(step.positions(), step.tokenSequence()));
+                ints("sequences", step.tokenSequence()), ints("tables", flat), maxBlocks);
         return stepOnDevice;
     }
 
@@ -379,10 +401,10 @@ public final class CudaBackend implements Backend {
             weightBytesRead += active[e] ? experts[e].byteSize() : 0;
         }
         flops += 6L * chosen.length * intermediate * hidden;
-        if (fusedMoe && !fusedExperts.containsKey(experts)) {
+        if (bf16 && !fusedExperts.containsKey(experts)) {
             fusedExperts.put(experts, fusedTable(experts));
         }
-        FusedMoeKernel.Experts fused = fusedMoe ? fusedExperts.get(experts) : null;
+        FusedMoeKernel.Experts fused = bf16 ? fusedExperts.get(experts) : null;
         if (fused == null) {
             List<ExpertLoop.Expert> loop = loopExperts.computeIfAbsent(experts, CudaBackend::loopTable);
             expertLoop.run(o.memory(), x.memory(), chosen, decisions.weights(), decisions.topK(), loop, hidden,
@@ -452,6 +474,8 @@ public final class CudaBackend implements Backend {
         scratch.values().forEach(DeviceMemory::close);
         expertLoop.close();
         attention.close();
+        tensorCoreTables.forEach(TensorCoreGemm.Weight::close);
+        tensorCoreGemm.close();
         fusedScratch.close();
         fusedExperts.values().stream().filter(java.util.Objects::nonNull).forEach(FusedMoeKernel.Experts::close);
         weights.forEach(DeviceMemory::close);

@@ -1,16 +1,17 @@
-"""PyTorch baselines for the fused MoE benchmark, run by device-check.sh on the GPU machine.
+"""PyTorch baselines for the device benchmarks, run by device-check.sh on the GPU machine.
 
 One Hunyuan-Large MoE block (hidden 6400, expert intermediate 18304, 16 routed experts top-1 plus the shared
 expert), bf16 weights and activations, from the router's logits to the combined output, in two ways a PyTorch
 user would write it: a loop over experts with index_select/index_add_, and torch._grouped_mm over the tokens
-sorted by expert. Prints one line per (variant, tokens) with the median time over timed repeats (CUDA events).
+sorted by expert. Then the lm_head (vocabulary 128512 × hidden 6400, bf16) through cuBLAS. Prints one line per
+(variant, tokens) with the median time over timed repeats (CUDA events).
 """
 import sys
 
 import torch
 import torch.nn.functional as F
 
-HIDDEN, INTER, EXPERTS = 6400, 18304, 16
+HIDDEN, INTER, EXPERTS, VOCAB = 6400, 18304, 16, 128512
 TOKEN_COUNTS = [int(t) for t in sys.argv[1].split(",")] if len(sys.argv) > 1 else [1, 16, 256, 4096]
 
 
@@ -81,6 +82,15 @@ def median_ms(fn, repeats):
     return times[len(times) // 2]
 
 
+def lm_head(gen):
+    weight = (torch.randn(VOCAB, HIDDEN, generator=gen, device="cuda") * 0.02).to(torch.bfloat16)
+    for tokens in (1, 32, 256):
+        h = torch.randn(tokens, HIDDEN, generator=gen, device="cuda").to(torch.bfloat16)
+        ms = median_ms(lambda: h @ weight.t(), 20)
+        gbps = VOCAB * HIDDEN * 2 / (ms / 1e3) / 1e9
+        print(f"torch lm_head (cuBLAS bf16) tokens={tokens} ms={ms:.3f} weight_GBps={gbps:.0f}", flush=True)
+
+
 def main():
     gen = torch.Generator(device="cuda").manual_seed(1)
     w = make_weights(gen)
@@ -102,6 +112,8 @@ def main():
                       flush=True)
             except RuntimeError as failure:
                 print(f"torch-moe grouped_mm tokens={tokens} failed: {str(failure).splitlines()[0]}", flush=True)
+    del w
+    lm_head(gen)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,76 @@
+package io.hyserve.devicecheck;
+
+import io.hyserve.kernels.DeviceMemory;
+import io.hyserve.kernels.Gpu;
+import io.hyserve.kernels.MatmulKernel;
+import io.hyserve.kernels.TensorCoreGemm;
+import java.util.Arrays;
+import java.util.SplittableRandom;
+
+/**
+ * Our two GEMMs on Hunyuan-Large's lm_head (vocabulary 128512 × hidden 6400, BF16 weights, float32 activations)
+ * for 1, 32 and 256 rows: the float32 warp-per-row matmul and the bf16 tensor-core GEMM, the weight bytes read over
+ * their time against the copy bandwidth, to set beside cuBLAS on the same shape (torch_bench.py). Usage:
+ * {@code java -cp device-tests.jar io.hyserve.devicecheck.LmHeadBench}.
+ */
+public final class LmHeadBench {
+    private static final int VOCAB = 128_512;
+    private static final int HIDDEN = 6400;
+
+    private LmHeadBench() {}
+
+    public static void main(String[] args) {
+        SplittableRandom random = new SplittableRandom(9);
+        try (Gpu gpu = Gpu.open(0)) {
+            double roof = gpu.copyBandwidth(1L << 30, 10);
+            short[] rows = new short[HIDDEN * 1024];
+            for (int i = 0; i < rows.length; i++) {
+                rows[i] = (short) (Float.floatToRawIntBits((float) random.nextDouble(-0.05, 0.05)) >>> 16);
+            }
+            long weightBytes = 2L * VOCAB * HIDDEN;
+            MatmulKernel matmul = new MatmulKernel(gpu);
+            try (DeviceMemory weight = gpu.allocate(weightBytes); DeviceMemory piece = gpu.allocate(2L * rows.length);
+                    TensorCoreGemm gemm = new TensorCoreGemm(gpu)) {
+                piece.write(rows);
+                for (long offset = 0; offset < weightBytes; offset += piece.bytes()) {
+                    weight.copyFrom(piece, offset, Math.min(piece.bytes(), weightBytes - offset));
+                }
+                for (int tokens : new int[] {1, 32, 256}) {
+                    float[] in = new float[tokens * HIDDEN];
+                    for (int i = 0; i < in.length; i++) {
+                        in[i] = (float) random.nextGaussian();
+                    }
+                    try (DeviceMemory x = gpu.allocate(4L * in.length).write(in);
+                            DeviceMemory out = gpu.allocate(4L * tokens * VOCAB)) {
+                        double warp = medianMillis(gpu, () -> matmul.multiply(out, x, weight,
+                                MatmulKernel.WeightType.BF16, tokens, VOCAB, HIDDEN));
+                        double tensorCores;
+                        try (TensorCoreGemm.Weight prepared = gemm.prepare(weight, VOCAB, HIDDEN)) {
+                            tensorCores = medianMillis(gpu, () -> gemm.multiply(out, x, prepared, tokens));
+                        }
+                        System.out.printf("lm_head bench: tokens %d: float32 matmul %.3f ms (%.0f %% of the copy "
+                                + "bandwidth), bf16 tensor-core GEMM %.3f ms (%.0f %%); copy bandwidth %.0f GB/s%n",
+                                tokens, warp, 100 * weightBytes / (warp / 1e3) / roof, tensorCores,
+                                100 * weightBytes / (tensorCores / 1e3) / roof, roof / 1e9);
+                    }
+                }
+            }
+        }
+    }
+
+    private static double medianMillis(Gpu gpu, Runnable call) {
+        for (int i = 0; i < 3; i++) {
+            call.run();
+        }
+        gpu.synchronize();
+        double[] times = new double[20];
+        for (int i = 0; i < times.length; i++) {
+            long start = System.nanoTime();
+            call.run();
+            gpu.synchronize();
+            times[i] = (System.nanoTime() - start) / 1e6;
+        }
+        Arrays.sort(times);
+        return times[times.length / 2];
+    }
+}
