@@ -5,10 +5,11 @@
 # It prints the GPU, then one line per test: each kernel against its CPU twin, and the golden-logits tests of the
 # BF16 fixture on the CUDA backend (and on the CPU backends beside it). Then the benchmarks: the fused MoE at the
 # Hunyuan-Large layer shape against our per-expert loop; paged attention at its shape (decode at 1K-32K positions,
-# a 4K prefill); our matmul on its lm_head; the same MoE block and lm_head in PyTorch (torch_bench.py, where
-# python3 has torch); decode of the medium synthetic model at batch 1 and 32 on the float32 and bf16 paths against
-# the GPU's copy bandwidth; and the bf16 path's drift from the float32 one (medium model and the BF16 fixture).
-# Exit 0 all passed, 1 a failure, 2 a skip (no usable GPU). Within five minutes.
+# a 4K prefill); our GEMMs on its lm_head; the host's cost per launch and per small copy; the same MoE block and
+# lm_head in PyTorch (torch_bench.py, where python3 has torch); decode of the medium synthetic model at batch 1 and
+# 32 on the float32 and bf16 paths against the GPU's copy bandwidth; and the bf16 path's drift from the float32 one
+# (medium model and the BF16 fixture). Exit 0 all passed, 1 a failure, 2 a skip (no usable GPU). Within five
+# minutes.
 set -uo pipefail
 module="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 work="$(mktemp -d)"
@@ -34,6 +35,7 @@ if [ "$status" -eq 0 ] || [ "$status" -eq 1 ]; then
     timeout 150 "${bench[@]}" io.hyserve.devicecheck.MoeBench || status=1
     timeout 90 "${bench[@]}" io.hyserve.devicecheck.AttentionBench || status=1
     timeout 60 "${bench[@]}" io.hyserve.devicecheck.LmHeadBench || status=1
+    timeout 60 "${bench[@]}" io.hyserve.devicecheck.LaunchBench || status=1
     if python3 -c "import torch" 2>/dev/null; then
         PYTHONUNBUFFERED=1 timeout 100 python3 "$module/torch_bench.py" || status=1
     else

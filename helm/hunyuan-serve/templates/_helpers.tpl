@@ -268,8 +268,8 @@ securityContext:
 {{- if gt (int $v.worker.replicas) (int $v.kafka.partitions) }}
 {{- $errors = append $errors (printf "worker.replicas (%d) exceeds kafka.partitions (%d): the extra workers would get no partition, never turn ready and stall rollouts" (int $v.worker.replicas) (int $v.kafka.partitions)) }}
 {{- end }}
-{{- if and (eq $v.worker.device "cuda") (eq (int $v.worker.gpus) 0) }}
-{{- $errors = append $errors "worker.device cuda needs worker.gpus of at least 1" }}
+{{- if and (hasPrefix "cuda" $v.worker.device) (eq (int $v.worker.gpus) 0) }}
+{{- $errors = append $errors (printf "worker.device %s needs worker.gpus of at least 1" $v.worker.device) }}
 {{- end }}
 {{- if $errors }}
 {{- fail (printf "\n\nVALUES VALIDATION:\n  - %s" (join "\n  - " $errors)) }}

@@ -168,7 +168,7 @@ class ChartVariantsTest {
     }
 
     @ParameterizedTest(name = "device {0} with {1} GPUs -> limit {2}")
-    @CsvSource({"auto, 0, none", "cpu, 1, none", "cuda, 4, 4", "auto, 1, 1"})
+    @CsvSource({"auto, 0, none", "cpu, 1, none", "cuda, 4, 4", "cuda-bf16, 2, 2", "auto, 1, 1"})
     void gpuLimitFollowsGpusUnlessTheDeviceIsCpu(String device, int gpus, String limit) {
         Manifests chart = Manifests.render("default", "worker.device", device, "worker.gpus", gpus);
         Map<String, Quantity> limits = main(chart.worker()).getResources().getLimits();

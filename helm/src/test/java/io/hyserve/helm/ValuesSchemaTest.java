@@ -31,7 +31,7 @@ class ValuesSchemaTest {
     @CsvSource(delimiter = '|', value = {
         "worker.replicas         | -1                   | at '/worker/replicas': minimum: got -1, want 0",
         "gateway.replicas        | -3                   | at '/gateway/replicas': minimum: got -3, want 0",
-        "worker.device           | tpu                  | at '/worker/device': value must be one of 'auto', 'cuda', 'cpu'",
+        "worker.device           | tpu                  | at '/worker/device': value must be one of 'auto', 'cuda', 'cuda-bf16', 'cpu'",
         "worker.gpus             | -1                   | at '/worker/gpus': minimum: got -1, want 0",
         "model.source            | nfs                  | at '/model/source': value must be one of 'pvc', 'hostPath', 'initContainer'",
         "model.source            | null                 | at '/model': missing property 'source'",
