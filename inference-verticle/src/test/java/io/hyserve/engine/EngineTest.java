@@ -222,9 +222,11 @@ class EngineTest {
             assertThat(auto.backendName()).startsWith(gpu ? "cuda (" : "cpu-vector (");
         }
         if (!gpu) {
-            assertThatThrownBy(() -> Engine.start(EngineConfig.builder(Fixtures.model(Fixtures.BF16_MODEL),
-                    Fixtures.tokenizer()).device("cuda").build(), io.hyserve.engine.model.LoadProgress.NONE))
-                    .isInstanceOf(IllegalStateException.class).hasMessageContaining("no GPU: ");
+            for (String device : new String[] {"cuda", "cuda-bf16"}) {
+                assertThatThrownBy(() -> Engine.start(EngineConfig.builder(Fixtures.model(Fixtures.BF16_MODEL),
+                        Fixtures.tokenizer()).device(device).build(), io.hyserve.engine.model.LoadProgress.NONE))
+                        .isInstanceOf(IllegalStateException.class).hasMessageContaining("no GPU: ");
+            }
         }
         assertThatThrownBy(() -> Engine.start(EngineConfig.builder(Fixtures.model(Fixtures.BF16_MODEL),
                 Fixtures.tokenizer()).device("tpu").build(), io.hyserve.engine.model.LoadProgress.NONE))
