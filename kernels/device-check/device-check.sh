@@ -9,8 +9,16 @@
 # lm_head in PyTorch (torch_bench.py, where python3 has torch); decode of the medium synthetic model at batch 1 and
 # 32 on the float32 and bf16 paths against the GPU's copy bandwidth; and the bf16 path's drift from the float32 one
 # (medium model and the BF16 fixture). Exit 0 all passed, 1 a failure, 2 a skip (no usable GPU). Within five
-# minutes.
+# minutes. Arguments name the benchmarks to run after the tests (moe attention lm_head launch torch decode drift);
+# none runs them all.
 set -uo pipefail
+benchmarks="moe attention lm_head launch torch decode drift"
+for name in "$@"; do
+    if [[ " $benchmarks " != *" $name "* ]]; then
+        echo "device-check: unknown benchmark '$name'; expected some of: $benchmarks" >&2
+        exit 64
+    fi
+done
 module="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
@@ -32,18 +40,33 @@ status=$?
 # The benchmarks run after a failed test too (the failure qualifies their figures), not without a usable GPU.
 if [ "$status" -eq 0 ] || [ "$status" -eq 1 ]; then
     bench=("${java[@]}" -cp "$here/device-tests.jar")
-    timeout 150 "${bench[@]}" io.hyserve.devicecheck.MoeBench || status=1
-    timeout 90 "${bench[@]}" io.hyserve.devicecheck.AttentionBench || status=1
-    timeout 60 "${bench[@]}" io.hyserve.devicecheck.LmHeadBench || status=1
-    timeout 60 "${bench[@]}" io.hyserve.devicecheck.LaunchBench || status=1
-    if python3 -c "import torch" 2>/dev/null; then
-        PYTHONUNBUFFERED=1 timeout 100 python3 "$module/torch_bench.py" || status=1
-    else
-        echo "torch bench: skipped, python3 has no torch"
+    chosen=" ${*:-$benchmarks} "
+    if [[ $chosen == *" moe "* ]]; then
+        timeout 150 "${bench[@]}" io.hyserve.devicecheck.MoeBench || status=1
     fi
-    timeout 150 "${bench[@]}" io.hyserve.devicecheck.DecodeBench cuda,cuda-bf16 medium "$here/fixtures/tokenizer" \
-        || status=1
-    timeout 60 "${bench[@]}" io.hyserve.devicecheck.Bf16Drift "$here/fixtures/tiny-hunyuan-moe-bf16" \
-        "$here/fixtures/tokenizer" || status=1
+    if [[ $chosen == *" attention "* ]]; then
+        timeout 90 "${bench[@]}" io.hyserve.devicecheck.AttentionBench || status=1
+    fi
+    if [[ $chosen == *" lm_head "* ]]; then
+        timeout 60 "${bench[@]}" io.hyserve.devicecheck.LmHeadBench || status=1
+    fi
+    if [[ $chosen == *" launch "* ]]; then
+        timeout 60 "${bench[@]}" io.hyserve.devicecheck.LaunchBench || status=1
+    fi
+    if [[ $chosen == *" torch "* ]]; then
+        if python3 -c "import torch" 2>/dev/null; then
+            PYTHONUNBUFFERED=1 timeout 100 python3 "$module/torch_bench.py" || status=1
+        else
+            echo "torch bench: skipped, python3 has no torch"
+        fi
+    fi
+    if [[ $chosen == *" decode "* ]]; then
+        timeout 150 "${bench[@]}" io.hyserve.devicecheck.DecodeBench cuda,cuda-bf16 medium \
+            "$here/fixtures/tokenizer" || status=1
+    fi
+    if [[ $chosen == *" drift "* ]]; then
+        timeout 60 "${bench[@]}" io.hyserve.devicecheck.Bf16Drift "$here/fixtures/tiny-hunyuan-moe-bf16" \
+            "$here/fixtures/tokenizer" || status=1
+    fi
 fi
 exit "$status"
