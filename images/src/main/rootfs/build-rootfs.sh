@@ -21,8 +21,9 @@ libraries() {
             ! -name libawt_xawt.so ! -name libjawt.so ! -name libjsound.so ! -name libsplashscreen.so -print0 \
         | LD_LIBRARY_PATH="$out/runtime/opt/java/lib:$out/runtime/opt/java/lib/server" xargs -0 ldd 2>/dev/null \
         | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\/.*ld-linux/ { print $1 }'
+    # awk reads to the end: leaving early would kill ldconfig with SIGPIPE, which pipefail turns into a failure.
     for name in libstdc++.so.6 libgcc_s.so.1 libz.so.1; do
-        ldconfig -p | awk -v n="$name" '$1 == n && /x86-64/ { print $NF; exit }'
+        ldconfig -p | awk -v n="$name" '$1 == n && /x86-64/ && !found { print $NF; found = 1 }'
     done
 }
 libraries | sort -u | while read -r lib; do
