@@ -76,15 +76,7 @@ public final class ExpertLoop implements AutoCloseable {
      * order, and the synchronous copies that refill a buffer wait for the kernels queued before them.
      */
     private DeviceMemory scratch(String name, long bytes) {
-        DeviceMemory buffer = scratch.get(name);
-        if (buffer == null || buffer.bytes() < bytes) {
-            if (buffer != null) {
-                buffer.close();
-            }
-            buffer = gpu.allocate(Math.max(bytes, 4096));
-            scratch.put(name, buffer);
-        }
-        return buffer;
+        return scratch.compute(name, (key, buffer) -> gpu.reserve(buffer, bytes));
     }
 
     @Override

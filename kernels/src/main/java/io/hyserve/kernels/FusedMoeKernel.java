@@ -147,13 +147,13 @@ public final class FusedMoeKernel {
         }
 
         void reserve(long slots, long pairs, int tokens, int tiles, int hidden, int intermediate) {
-            slotToken = grow(gpu, slotToken, 4 * slots);
-            pairSlot = grow(gpu, pairSlot, 4 * pairs);
-            sharedSlot = grow(gpu, sharedSlot, 4L * tokens);
-            tileExpert = grow(gpu, tileExpert, 4L * tiles);
-            numTiles = grow(gpu, numTiles, 4);
-            hiddenRows = grow(gpu, hiddenRows, 2 * slots * intermediate);
-            expertOut = grow(gpu, expertOut, 4 * slots * hidden);
+            slotToken = gpu.reserve(slotToken, 4 * slots);
+            pairSlot = gpu.reserve(pairSlot, 4 * pairs);
+            sharedSlot = gpu.reserve(sharedSlot, 4L * tokens);
+            tileExpert = gpu.reserve(tileExpert, 4L * tiles);
+            numTiles = gpu.reserve(numTiles, 4);
+            hiddenRows = gpu.reserve(hiddenRows, 2 * slots * intermediate);
+            expertOut = gpu.reserve(expertOut, 4 * slots * hidden);
         }
 
         @Override
@@ -165,16 +165,6 @@ public final class FusedMoeKernel {
                 }
             }
         }
-    }
-
-    private static DeviceMemory grow(Gpu gpu, DeviceMemory buffer, long bytes) {
-        if (buffer != null && buffer.bytes() >= bytes) {
-            return buffer;
-        }
-        if (buffer != null) {
-            buffer.close();
-        }
-        return gpu.allocate(Math.max(bytes, 256));
     }
 
     public FusedMoeKernel(Gpu gpu) {
@@ -197,7 +187,7 @@ public final class FusedMoeKernel {
         }
         int hidden = experts.hidden();
         long elements = (long) tokens * hidden;
-        s.inBf16 = grow(gpu, s.inBf16, 2 * elements);
+        s.inBf16 = gpu.reserve(s.inBf16, 2 * elements);
         gpu.launch(MODULE, "hy_to_bf16", Math.toIntExact((elements + ELEMENTWISE_BLOCK - 1) / ELEMENTWISE_BLOCK), 1,
                 ELEMENTWISE_BLOCK, 0, s.inBf16, in, elements);
         // Groups that take the same tile shape share one layout and launch (decode: more blocks to spread).

@@ -54,6 +54,8 @@ public final class Gpu implements AutoCloseable {
     private final CUstream stream = new CUstream();
     private final Map<String, CUmodule> modules = new HashMap<>();
     private final Map<String, CUfunction> functions = new HashMap<>();
+    /** Dynamic shared memory each kernel has been allowed so far (raising the limit is a driver call). */
+    private final Map<String, Integer> sharedBytesAllowed = new HashMap<>();
     private final String name;
     private boolean closed;
     /** The device whose context each thread last bound; the driver keeps the current context per thread. */
@@ -204,9 +206,11 @@ public final class Gpu implements AutoCloseable {
             };
         }
         CUfunction function = function(module, kernel);
-        if (sharedBytes > DEFAULT_SHARED_BYTES) {
+        String key = module + "/" + kernel;
+        if (sharedBytes > sharedBytesAllowed.getOrDefault(key, DEFAULT_SHARED_BYTES)) {
             cuFuncSetAttribute(function, CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
                     sharedBytes);
+            sharedBytesAllowed.put(key, sharedBytes);
         }
         cuLaunchKernel(function, gridX, gridY, 1, blockX, 1, 1, sharedBytes, stream,
                 Pointer.to(params), null);
@@ -236,6 +240,20 @@ public final class Gpu implements AutoCloseable {
             }
             return 2.0 * bytes / (best / 1e9);
         }
+    }
+
+    /**
+     * {@code buffer} when it holds {@code bytes}, else a new allocation of at least that (the old one freed): the
+     * scratch buffers that steps grow. Reuse is safe in stream order.
+     */
+    public DeviceMemory reserve(DeviceMemory buffer, long bytes) {
+        if (buffer != null && buffer.bytes() >= bytes) {
+            return buffer;
+        }
+        if (buffer != null) {
+            buffer.close();
+        }
+        return allocate(Math.max(bytes, 256));
     }
 
     public DeviceMemory allocate(long bytes) {

@@ -77,12 +77,7 @@ public final class PagedAttentionKernel implements AutoCloseable {
             t += count;
         }
         int[] flat = work.stream().mapToInt(Integer::intValue).toArray();
-        if (workList == null || workList.bytes() < 4L * flat.length) {
-            if (workList != null) {
-                workList.close();
-            }
-            workList = gpu.allocate(4L * Math.max(3, flat.length));
-        }
+        workList = gpu.reserve(workList, 4L * flat.length);
         return new Plan(workList.write(flat), flat.length / 3, maxSegments, heads, numKvHeads);
     }
 
@@ -108,12 +103,7 @@ public final class PagedAttentionKernel implements AutoCloseable {
                     .formatted(plan.heads(), plan.numKvHeads(), heads, pool.numKvHeads()));
         }
         long partialFloats = (long) tokens * heads * plan.maxSegments() * (headDim + 2);
-        if (partials == null || partials.bytes() < 4 * partialFloats) {
-            if (partials != null) {
-                partials.close();
-            }
-            partials = gpu.allocate(4 * partialFloats);
-        }
+        partials = gpu.reserve(partials, 4 * partialFloats);
         float scale = (float) (1.0 / Math.sqrt(headDim));
         int sharedFloats = (ROWS + 2 * CHUNK) * (headDim + 4) + ROWS * (CHUNK + 3);
         int group = heads / pool.numKvHeads();

@@ -48,9 +48,9 @@ public final class TensorCoreGemm implements AutoCloseable {
         FusedMoeKernel.Tiles tiles = FusedMoeKernel.Tiles.holding(rows);
         int maxTiles = (rows + tiles.rows - 1) / tiles.rows;
         long elements = (long) rows * weight.k();
-        inBf16 = grow(inBf16, 2 * elements);
-        slotToken = grow(slotToken, 4L * maxTiles * tiles.rows);
-        tileExpert = grow(tileExpert, 4L * maxTiles);
+        inBf16 = gpu.reserve(inBf16, 2 * elements);
+        slotToken = gpu.reserve(slotToken, 4L * maxTiles * tiles.rows);
+        tileExpert = gpu.reserve(tileExpert, 4L * maxTiles);
         gpu.launch(FusedMoeKernel.MODULE, "hy_to_bf16",
                 Math.toIntExact((elements + ELEMENTWISE_BLOCK - 1) / ELEMENTWISE_BLOCK), 1, ELEMENTWISE_BLOCK, 0,
                 inBf16, in, elements);
@@ -59,16 +59,6 @@ public final class TensorCoreGemm implements AutoCloseable {
         gpu.launch(FusedMoeKernel.MODULE, "hy_moe_down_" + tiles.suffix, maxTiles,
                 (weight.n() + tiles.cols - 1) / tiles.cols, 32 * tiles.warps, tiles.sharedBytes(1), out, inBf16,
                 slotToken, tileExpert, numTiles, weight.table(), weight.n(), weight.k());
-    }
-
-    private DeviceMemory grow(DeviceMemory buffer, long bytes) {
-        if (buffer != null && buffer.bytes() >= bytes) {
-            return buffer;
-        }
-        if (buffer != null) {
-            buffer.close();
-        }
-        return gpu.allocate(Math.max(bytes, 256));
     }
 
     @Override

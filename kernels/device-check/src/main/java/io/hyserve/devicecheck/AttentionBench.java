@@ -4,7 +4,6 @@ import io.hyserve.kernels.DeviceMemory;
 import io.hyserve.kernels.Gpu;
 import io.hyserve.kernels.PagedAttentionKernel;
 import java.io.PrintStream;
-import java.util.Arrays;
 import java.util.SplittableRandom;
 
 /**
@@ -86,21 +85,8 @@ public final class AttentionBench {
             fill(gpu, pool, poolFloats, random);
             PagedAttentionKernel.Pool kv = new PagedAttentionKernel.Pool(pool, KV_HEADS, HEAD_DIM, BLOCK, slots);
             PagedAttentionKernel.Plan plan = kernel.plan(positions, sequence, HEADS, KV_HEADS);
-            Runnable call = () -> kernel.attend(o, q, kv, 0, null, pos, seq, tables, blocksPerSequence,
-                    positions.length, HEADS, plan);
-            for (int i = 0; i < 3; i++) {
-                call.run();
-            }
-            gpu.synchronize();
-            double[] times = new double[10];
-            for (int i = 0; i < times.length; i++) {
-                long start = System.nanoTime();
-                call.run();
-                gpu.synchronize();
-                times[i] = (System.nanoTime() - start) / 1e6;
-            }
-            Arrays.sort(times);
-            return times[times.length / 2];
+            return Timing.medianMillis(gpu, 3, 10, () -> kernel.attend(o, q, kv, 0, null, pos, seq, tables,
+                    blocksPerSequence, positions.length, HEADS, plan));
         }
     }
 

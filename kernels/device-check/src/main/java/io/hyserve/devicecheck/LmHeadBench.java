@@ -4,7 +4,6 @@ import io.hyserve.kernels.DeviceMemory;
 import io.hyserve.kernels.Gpu;
 import io.hyserve.kernels.MatmulKernel;
 import io.hyserve.kernels.TensorCoreGemm;
-import java.util.Arrays;
 import java.util.SplittableRandom;
 
 /**
@@ -59,18 +58,6 @@ public final class LmHeadBench {
     }
 
     private static double medianMillis(Gpu gpu, Runnable call) {
-        for (int i = 0; i < 3; i++) {
-            call.run();
-        }
-        gpu.synchronize();
-        double[] times = new double[20];
-        for (int i = 0; i < times.length; i++) {
-            long start = System.nanoTime();
-            call.run();
-            gpu.synchronize();
-            times[i] = (System.nanoTime() - start) / 1e6;
-        }
-        Arrays.sort(times);
-        return times[times.length / 2];
+        return Timing.medianMillis(gpu, 3, 20, call);
     }
 }

@@ -144,19 +144,7 @@ public final class MoeBench {
         }
 
         private double medianMillis(int repeats, Runnable work) {
-            for (int i = 0; i < 2; i++) {
-                work.run();
-            }
-            gpu.synchronize();
-            double[] times = new double[repeats];
-            for (int i = 0; i < repeats; i++) {
-                long start = System.nanoTime();
-                work.run();
-                gpu.synchronize();
-                times[i] = (System.nanoTime() - start) / 1e6;
-            }
-            Arrays.sort(times);
-            return times[repeats / 2];
+            return Timing.medianMillis(gpu, 2, repeats, work);
         }
     }
 
