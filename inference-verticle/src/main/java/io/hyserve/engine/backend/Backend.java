@@ -88,6 +88,25 @@ public interface Backend extends AutoCloseable {
      */
     void moeExperts(Activations out, Activations in, Routing routing, ExpertWeights[] experts);
 
+    /**
+     * A MoE layer's feed-forward block: {@code out = mlp(in, shared)} (zero when {@code shared} is null), then
+     * {@link #moeExperts}. {@code sharedGate} and {@code sharedUp} are (tokens, shared width) buffers for the
+     * shared expert's intermediate values. A backend may run the shared expert together with the routed ones;
+     * the result must be what this composition computes.
+     */
+    default void moe(Activations out, Activations in, Routing routing, ExpertWeights[] experts, ExpertWeights shared,
+            Activations sharedGate, Activations sharedUp) {
+        if (shared == null) {
+            zero(out);
+        } else {
+            matmul(sharedGate, in, shared.gate());
+            matmul(sharedUp, in, shared.up());
+            siluMul(sharedGate, sharedUp);
+            matmul(out, sharedGate, shared.down());
+        }
+        moeExperts(out, in, routing, experts);
+    }
+
     /** {@code out[i] = in[rows[i]]}. */
     void gatherRows(Activations out, Activations in, int[] rows);
 

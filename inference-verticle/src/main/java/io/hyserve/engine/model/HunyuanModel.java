@@ -117,12 +117,7 @@ public final class HunyuanModel implements AutoCloseable {
                 if (observed) {
                     observer.routing(i, routing);
                 }
-                if (layer.shared() != null) {
-                    mlp(ws.ffn, ws.h, layer.shared(), ws.sharedGate, ws.sharedUp);
-                } else {
-                    backend.zero(ws.ffn);
-                }
-                backend.moeExperts(ws.ffn, ws.h, routing, layer.experts());
+                backend.moe(ws.ffn, ws.h, routing, layer.experts(), layer.shared(), ws.sharedGate, ws.sharedUp);
             } else {
                 mlp(ws.ffn, ws.h, layer.dense(), ws.sharedGate, ws.sharedUp);
             }

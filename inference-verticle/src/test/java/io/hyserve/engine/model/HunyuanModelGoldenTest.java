@@ -14,6 +14,7 @@ import io.hyserve.engine.testing.GoldenTensors;
 import io.hyserve.engine.testing.SingleSequence;
 import io.hyserve.kernels.Gpu;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -36,7 +37,7 @@ class HunyuanModelGoldenTest {
     Stream<Arguments> modelsAndBackends() {
         List<Arguments> out = new ArrayList<>();
         for (String model : Fixtures.goldenModels()) {
-            for (String backend : List.of("cpu-vector", "cpu-scalar", "cuda")) {
+            for (String backend : List.of("cpu-vector", "cpu-vector-resident", "cpu-scalar", "cuda")) {
                 out.add(Arguments.of(model, backend));
             }
         }
@@ -44,14 +45,22 @@ class HunyuanModelGoldenTest {
     }
 
     Stream<Arguments> casesOfEveryModel() {
-        return modelsAndBackends().flatMap(args -> {
-            JsonNode golden = Fixtures.golden((String) args.get()[0]);
-            List<Arguments> cases = new ArrayList<>();
-            for (JsonNode c : golden.get("cases")) {
-                cases.add(Arguments.of(args.get()[0], args.get()[1], c.get("name").asText()));
-            }
-            return cases.stream();
-        });
+        return modelsAndBackends().flatMap(args -> casesOf((String) args.get()[0], (String) args.get()[1]));
+    }
+
+    Stream<Arguments> goldenCases() {
+        return Fixtures.goldenModels().stream().flatMap(model -> casesOf(model));
+    }
+
+    private static Stream<Arguments> casesOf(String model, Object... more) {
+        List<Arguments> cases = new ArrayList<>();
+        for (JsonNode c : Fixtures.golden(model).get("cases")) {
+            List<Object> arguments = new ArrayList<>(List.of(model));
+            arguments.addAll(List.of(more));
+            arguments.add(c.get("name").asText());
+            cases.add(Arguments.of(arguments.toArray()));
+        }
+        return cases.stream();
     }
 
     private HunyuanModel model(String name, String backendName) {
@@ -62,6 +71,7 @@ class HunyuanModelGoldenTest {
         return models.computeIfAbsent(name + "/" + backendName, key -> {
             Backend backend = switch (backendName) {
                 case "cpu-vector" -> CpuBackend.vector(2);
+                case "cpu-vector-resident" -> CpuBackend.vector(2, true); // BF16 weights packed for the tiles
                 case "cpu-scalar" -> CpuBackend.scalar(2);
                 default -> CudaBackend.open(0, false); // float32 activations, as the goldens require
             };
@@ -97,7 +107,7 @@ class HunyuanModelGoldenTest {
             all = sequence.appendAll(ids, ForwardObserver.NONE);
         }
         int vocab = model.config().vocabSize();
-        float[] last = java.util.Arrays.copyOfRange(all, (ids.length - 1) * vocab, ids.length * vocab);
+        float[] last = Arrays.copyOfRange(all, (ids.length - 1) * vocab, ids.length * vocab);
         assertThat(last).hasSize(expected.length);
         double worst = 0;
         for (int i = 0; i < vocab; i++) {
@@ -108,9 +118,26 @@ class HunyuanModelGoldenTest {
         assertTopIds(last, golden.get("last_top20"), tol, "last position top-20");
         JsonNode perPosition = golden.get("per_position_top5");
         for (int p = 0; p < ids.length; p++) {
-            float[] row = java.util.Arrays.copyOfRange(all, p * vocab, (p + 1) * vocab);
+            float[] row = Arrays.copyOfRange(all, p * vocab, (p + 1) * vocab);
             assertTopIds(row, perPosition.get(p), tol, "position " + p + " top-5");
         }
+    }
+
+    /** Weights read in place and weights packed into resident memory give the same bits, not merely close ones. */
+    @ParameterizedTest(name = "{0} {1}")
+    @MethodSource("goldenCases")
+    void residentWeightsGiveTheSameBitsAsMappedWeights(String modelName, String caseName) {
+        int[] ids = Fixtures.ints(goldenCase(modelName, caseName).get("input_ids"));
+        float[] mapped;
+        float[] resident;
+        try (SingleSequence sequence = new SingleSequence(model(modelName, "cpu-vector"), ids.length)) {
+            mapped = sequence.appendAll(ids, ForwardObserver.NONE);
+        }
+        try (SingleSequence sequence = new SingleSequence(model(modelName, "cpu-vector-resident"), ids.length)) {
+            resident = sequence.appendAll(ids, ForwardObserver.NONE);
+        }
+        // Compared as Float.equals does (by bits); AssertJ's element-wise diff is quadratic on this many logits.
+        assertThat(Arrays.mismatch(resident, mapped)).as("first logit that differs").isEqualTo(-1);
     }
 
     /** Top ids equal the reference's, except that neighbours closer than the tolerance may swap. */

@@ -52,6 +52,10 @@ public class MatmulBench {
     @Param({"2"})
     int threads;
 
+    /** Resident weights are packed for the tiles (the engine's default); mapped ones are read row-major. */
+    @Param({"true", "false"})
+    boolean resident;
+
     static final int COLS = 1280;
 
     CpuBackend backend;
@@ -62,7 +66,7 @@ public class MatmulBench {
 
     @Setup(Level.Trial)
     public void setUp() {
-        backend = CpuBackend.vector(threads);
+        backend = CpuBackend.vector(threads, resident);
         arena = Arena.ofShared();
         MemorySegment data = arena.allocate(2L * rows * COLS, 64);
         SplittableRandom random = new SplittableRandom(1);

@@ -46,8 +46,9 @@ public final class CpuBackend implements Backend {
 
     /**
      * The Vector API backend. With {@code residentWeights} every weight is copied into aligned, huge-page
-     * memory at load (as fast to stream as memory gets, costs RAM the size of the weights); without, weights
-     * are read in place from the memory-mapped checkpoint (no copy, page cache only).
+     * memory at load, BF16 matrices packed in the order the matmul tiles read them (as fast to stream as memory
+     * gets, costs RAM the size of the weights); without, weights are read in place from the memory-mapped
+     * checkpoint (no copy, page cache only). Both give the same bits.
      */
     public static CpuBackend vector(int threads, boolean residentWeights) {
         return new CpuBackend(new VectorKernels(), threads, residentWeights, "cpu-vector");
@@ -78,7 +79,14 @@ public final class CpuBackend implements Backend {
         if (dtype == DType.F16) {
             return new CpuWeight(halfToFloat(tensor.data()), DType.F32, rows, cols);
         }
-        return new CpuWeight(resident == null ? tensor.data() : resident.copy(tensor.data()), dtype, rows, cols);
+        if (resident == null) {
+            return new CpuWeight(tensor.data(), dtype, rows, cols);
+        }
+        if (dtype == DType.BF16 && kernels instanceof VectorKernels) {
+            return CpuWeight.packBf16(resident.allocate(tensor.data().byteSize()), tensor.data(), rows, cols,
+                    VectorMatmul.PAIR_CHUNK);
+        }
+        return new CpuWeight(resident.copy(tensor.data()), dtype, rows, cols);
     }
 
     private MemorySegment halfToFloat(MemorySegment half) {
@@ -188,7 +196,8 @@ public final class CpuBackend implements Backend {
         weightBytesRead += w.byteSize();
         flops += 2 * work;
         float[] input = kernels.prepareInput(x.data, x.rows, w.cols, w);
-        parallel.forRange(w.rows, 8, work, (start, end) -> kernels.matmul(input, x.rows, w, start, end, o.data, w.rows));
+        parallel.forRange(w.rows, grain(w.rows, 8, w.byteSize(), work), work,
+                (start, end) -> kernels.matmul(input, x.rows, w, start, end, o.data, w.rows));
     }
 
     @Override
@@ -387,12 +396,35 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void moeExperts(Activations out, Activations in, Routing routing, ExpertWeights[] experts) {
-        CpuActivations o = cpu(out);
-        CpuActivations x = cpu(in);
+        experts(cpu(out), cpu(in), routing, experts, null);
+    }
+
+    @Override
+    public void moe(Activations out, Activations in, Routing routing, ExpertWeights[] experts, ExpertWeights shared,
+            Activations sharedGate, Activations sharedUp) {
+        if (shared == null) {
+            zero(out);
+        }
+        experts(cpu(out), cpu(in), routing, experts, shared);
+    }
+
+    /**
+     * {@code o += Σ routed}, after {@code o = mlp(x, shared)} when there is a shared expert: the shared expert is
+     * one more group of the grouped loops (all tokens), so a layer's experts stream in two parallel loops.
+     */
+    private void experts(CpuActivations o, CpuActivations x, Routing routing, ExpertWeights[] experts,
+            ExpertWeights shared) {
         int hidden = x.cols;
         int topK = routing.topK();
         int tokens = routing.numTokens();
+        requireShape(o, tokens, hidden);
         List<ExpertGroup> groups = new ArrayList<>();
+        if (shared != null) {
+            int[] everyToken = new int[tokens];
+            Arrays.setAll(everyToken, t -> t);
+            // Its down projection writes the output rows directly: the value the routed sum is added to.
+            groups.add(new ExpertGroup(shared, everyToken, 1, x, o.data));
+        }
         int[] assignment = new int[tokens * topK];
         for (int e = 0; e < experts.length; e++) {
             int count = 0;
@@ -402,7 +434,7 @@ public final class CpuBackend implements Backend {
                 }
             }
             if (count > 0) {
-                groups.add(new ExpertGroup(experts[e], Arrays.copyOf(assignment, count), x, topK));
+                groups.add(new ExpertGroup(experts[e], Arrays.copyOf(assignment, count), topK, x, null));
             }
         }
         if (groups.isEmpty()) {
@@ -410,23 +442,24 @@ public final class CpuBackend implements Backend {
         }
         // Gate and up projections of every active expert in one parallel loop, then every down projection:
         // two dispatches per layer however many experts the step's tokens reach (the fused-MoE shape).
-        int intermediate = groups.getFirst().gate.rows;
-        runGrouped(groups, intermediate, 2, (g, matrix, r0, r1) -> kernels.matmul(g.input, g.count,
-                matrix == 0 ? g.gate : g.up, r0, r1, matrix == 0 ? g.gateOut : g.upOut, intermediate));
+        runGrouped(groups, false, (g, matrix, r0, r1) -> kernels.matmul(g.input, g.count,
+                matrix == 0 ? g.gate : g.up, r0, r1, matrix == 0 ? g.gateOut : g.upOut, g.gate.rows));
         for (ExpertGroup g : groups) {
             siluTimes(g.gateOut, g.upOut);
-            g.downInput = kernels.prepareInput(g.gateOut, g.count, intermediate, g.down);
+            g.downInput = kernels.prepareInput(g.gateOut, g.count, g.gate.rows, g.down);
         }
-        runGrouped(groups, hidden, 1, (g, matrix, r0, r1) -> kernels.matmul(g.downInput, g.count, g.down, r0, r1,
+        runGrouped(groups, true, (g, matrix, r0, r1) -> kernels.matmul(g.downInput, g.count, g.down, r0, r1,
                 g.downOut, hidden));
         // (tokens * topK, hidden): each chosen expert's output for each token; summed in the token's top-k order.
         float[] expertOut = new float[tokens * topK * hidden];
         for (ExpertGroup g : groups) {
-            for (int i = 0; i < g.count; i++) {
-                System.arraycopy(g.downOut, i * hidden, expertOut, g.picks[i] * hidden, hidden);
+            if (g.downOut != o.data) {
+                for (int i = 0; i < g.count; i++) {
+                    System.arraycopy(g.downOut, i * hidden, expertOut, g.picks[i] * hidden, hidden);
+                }
             }
             weightBytesRead += g.gate.byteSize() + g.up.byteSize() + g.down.byteSize();
-            flops += 6L * g.count * intermediate * hidden;
+            flops += 6L * g.count * g.gate.rows * hidden;
         }
         float[] weights = routing.weights();
         for (int t = 0; t < tokens; t++) {
@@ -445,7 +478,7 @@ public final class CpuBackend implements Backend {
         final CpuWeight gate;
         final CpuWeight up;
         final CpuWeight down;
-        final int[] picks; // (count) indices into the routing's token-major (token, k) list
+        final int[] picks; // (count) indices into the token-major (token, k) list of choices
         final int count;
         final float[] input; // (count, hidden) in the layout gate/up read
         final float[] gateOut; // (count, intermediate)
@@ -453,7 +486,8 @@ public final class CpuBackend implements Backend {
         final float[] downOut; // (count, hidden)
         float[] downInput;
 
-        ExpertGroup(ExpertWeights expert, int[] picks, CpuActivations x, int topK) {
+        /** {@code downOut} null: a buffer of its own; otherwise where the down projection writes. */
+        ExpertGroup(ExpertWeights expert, int[] picks, int topK, CpuActivations x, float[] downOut) {
             this.gate = cpu(expert.gate());
             this.up = cpu(expert.up());
             this.down = cpu(expert.down());
@@ -467,7 +501,7 @@ public final class CpuBackend implements Backend {
             this.input = kernels.prepareInput(gathered, count, hidden, gate);
             this.gateOut = new float[count * gate.rows];
             this.upOut = new float[count * gate.rows];
-            this.downOut = new float[count * hidden];
+            this.downOut = downOut != null ? downOut : new float[count * hidden];
         }
     }
 
@@ -479,24 +513,52 @@ public final class CpuBackend implements Backend {
     private static final int GROUPED_ROWS = 32;
 
     /**
-     * Runs {@code matrices} products of {@code rows} rows for every group as one parallel loop over blocks of
-     * rows, so threads stay busy across experts instead of meeting at a barrier after each one.
+     * Runs the gate and up products ({@code down} false) or the down products of every group as one parallel
+     * loop over blocks of rows, so threads stay busy across experts instead of meeting at a barrier after each.
      */
-    private void runGrouped(List<ExpertGroup> groups, int rows, int matrices, GroupedBody body) {
-        int blocksPerMatrix = (rows + GROUPED_ROWS - 1) / GROUPED_ROWS;
-        int blocksPerGroup = blocksPerMatrix * matrices;
+    private void runGrouped(List<ExpertGroup> groups, boolean down, GroupedBody body) {
+        int matrices = down ? 1 : 2;
+        List<int[]> units = new ArrayList<>(); // (group, matrix, first row)
+        long bytes = 0;
         long work = 0;
-        for (ExpertGroup g : groups) {
-            work += (long) g.count * rows * g.gate.cols * matrices;
+        for (int g = 0; g < groups.size(); g++) {
+            ExpertGroup group = groups.get(g);
+            CpuWeight first = down ? group.down : group.gate;
+            for (int m = 0; m < matrices; m++) {
+                for (int r = 0; r < first.rows; r += GROUPED_ROWS) {
+                    units.add(new int[] {g, m, r});
+                }
+            }
+            bytes += first.byteSize() * matrices;
+            work += (long) group.count * first.rows * first.cols * matrices;
         }
-        parallel.forRange(groups.size() * blocksPerGroup, 1, work, (start, end) -> {
-            for (int unit = start; unit < end; unit++) {
-                ExpertGroup group = groups.get(unit / blocksPerGroup);
-                int matrix = unit % blocksPerGroup / blocksPerMatrix;
-                int block = unit % blocksPerMatrix;
-                body.run(group, matrix, block * GROUPED_ROWS, Math.min(rows, (block + 1) * GROUPED_ROWS));
+        parallel.forRange(units.size(), grain(units.size(), 1, bytes, work), work, (start, end) -> {
+            for (int u = start; u < end; u++) {
+                int[] unit = units.get(u);
+                ExpertGroup group = groups.get(unit[0]);
+                int rows = (down ? group.down : group.gate).rows;
+                body.run(group, unit[1], unit[2], Math.min(rows, unit[2] + GROUPED_ROWS));
             }
         });
+    }
+
+    /** Weight bytes below which a parallel loop's chunk is not split further: a stream the prefetcher can follow. */
+    private static final long CHUNK_BYTES = 1L << 20;
+    /** Multiply-adds below which a chunk is not split further. */
+    private static final long CHUNK_WORK = 1L << 22;
+
+    /**
+     * Units per chunk of a parallel loop over {@code count} units (a multiple of {@code align}): each thread
+     * gets the same number of chunks, as few as keep every chunk of a memory-bound product one long stream of
+     * at least {@link #CHUNK_BYTES} (a prefetcher restarts at every new stream), as many as 16 per thread for
+     * the load balance of compute-bound ones.
+     */
+    private int grain(int count, int align, long bytes, long work) {
+        int threads = parallel.threads();
+        long perThread = Math.max(bytes / (threads * CHUNK_BYTES), work / (threads * CHUNK_WORK));
+        int chunks = threads * (int) Math.clamp(perThread, 1, 16);
+        int grain = (count + chunks - 1) / chunks;
+        return (grain + align - 1) / align * align;
     }
 
     @Override

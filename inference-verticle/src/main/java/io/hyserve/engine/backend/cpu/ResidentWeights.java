@@ -17,8 +17,14 @@ final class ResidentWeights implements AutoCloseable {
     private long used;
 
     /** A copy of {@code source} in resident memory. */
-    synchronized MemorySegment copy(MemorySegment source) {
-        long size = source.byteSize();
+    MemorySegment copy(MemorySegment source) {
+        MemorySegment target = allocate(source.byteSize());
+        target.copyFrom(source);
+        return target;
+    }
+
+    /** {@code size} bytes of resident memory, 64-byte aligned. */
+    synchronized MemorySegment allocate(long size) {
         MemorySegment target;
         if (size > SLAB_BYTES / 2) {
             target = LazyMemory.allocate(arena, size);
@@ -31,7 +37,6 @@ final class ResidentWeights implements AutoCloseable {
             target = slab.asSlice(start, size);
             used = start + size;
         }
-        target.copyFrom(source);
         return target;
     }
 

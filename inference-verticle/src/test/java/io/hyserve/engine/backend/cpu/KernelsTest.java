@@ -35,6 +35,55 @@ class KernelsTest {
         return new CpuWeight(segment, bf16 ? DType.BF16 : DType.F32, rows, cols);
     }
 
+    private static CpuWeight packed(Arena arena, CpuWeight rowMajor) {
+        return CpuWeight.packBf16(arena.allocate(rowMajor.byteSize(), 64), rowMajor.data, rowMajor.rows, rowMajor.cols,
+                VectorMatmul.PAIR_CHUNK);
+    }
+
+    /** Packing moves elements, never changes them: every element reads back, rows past the last group too. */
+    @ParameterizedTest(name = "rows={0} cols={1}")
+    @CsvSource({"8, 64", "19, 100", "3, 40", "16, 7", "24, 1280", "1, 96"})
+    void packedWeightHoldsTheSameElements(int rows, int cols) {
+        SplittableRandom random = new SplittableRandom(rows * 131L + cols);
+        try (Arena arena = Arena.ofConfined()) {
+            CpuWeight rowMajor = weight(arena, random(random, rows * cols), rows, cols, true);
+            CpuWeight packed = packed(arena, rowMajor);
+            assertThat(packed.packedRows).isEqualTo(rows - rows % CpuWeight.GROUP_ROWS);
+            for (int r = 0; r < rows; r++) {
+                assertThat(packed.row(r)).as("row %d", r).containsExactly(rowMajor.row(r));
+            }
+            if (rows == 1) {
+                assertThat(packed.vector).containsExactly(rowMajor.vector);
+            }
+        }
+    }
+
+    /** Resident (packed) and mapped (row-major) weights give the same bits, for every tile and any row range. */
+    @ParameterizedTest(name = "tokens={0} rows={1} cols={2} rows {3}..{4}")
+    @CsvSource({
+        "1, 19, 100, 0, 19", "2, 16, 64, 0, 16", "4, 24, 1280, 0, 24", "11, 19, 96, 0, 19", "7, 19, 100, 3, 17",
+        "5, 8, 40, 0, 8"
+    })
+    void packedWeightGivesTheSameBitsAsRowMajor(int tokens, int rows, int cols, int start, int end) {
+        SplittableRandom random = new SplittableRandom(tokens * 17L + rows * 5L + cols);
+        float[] in = random(random, tokens * cols);
+        try (Arena arena = Arena.ofConfined()) {
+            CpuWeight rowMajor = weight(arena, random(random, rows * cols), rows, cols, true);
+            CpuWeight packed = packed(arena, rowMajor);
+            float[] fromRowMajor = new float[tokens * rows];
+            float[] fromPacked = new float[tokens * rows];
+            vector.matmul(vector.prepareInput(in, tokens, cols, rowMajor), tokens, rowMajor, start, end, fromRowMajor,
+                    rows);
+            vector.matmul(vector.prepareInput(in, tokens, cols, packed), tokens, packed, start, end, fromPacked, rows);
+            assertThat(fromPacked).containsExactly(fromRowMajor);
+            float[] plain = new float[tokens * rows];
+            scalar.matmul(scalar.prepareInput(in, tokens, cols, packed), tokens, packed, start, end, plain, rows);
+            for (int i = 0; i < plain.length; i++) {
+                assertThat(fromPacked[i]).as("element %d", i).isCloseTo(plain[i], within(1e-5f * cols));
+            }
+        }
+    }
+
     @ParameterizedTest(name = "tokens={0} rows={1} cols={2} bf16={3}")
     @CsvSource({
         "1, 4, 64, false", "1, 7, 70, true", "5, 9, 33, false", "4, 8, 128, true", "9, 13, 100, true",
@@ -74,7 +123,7 @@ class KernelsTest {
         }
     }
 
-    /** The same token row gives bit-identical results in any tile (1x4, 4x4, row tail) and any batch. */
+    /** The same token row gives bit-identical results in any tile (1x4, 2x4, 4x4, row tail) and any batch. */
     @ParameterizedTest(name = "cols={0} bf16={1}")
     @CsvSource({"64, false", "100, true", "48, true", "6400, true", "1280, true", "96, true"})
     void matmulResultOfATokenDoesNotDependOnTheBatch(int cols, boolean bf16) {
