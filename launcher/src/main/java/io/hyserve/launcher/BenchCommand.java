@@ -47,13 +47,16 @@ final class BenchCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         out.printf("backend                        %s%n", r.backend());
         out.printf("memory bandwidth (triad)       %.2f GB/s%n", r.triadBytesPerSecond() / 1e9);
+        out.printf("memory bandwidth (read only)   %.2f GB/s (context; the bound uses the triad)%n",
+                r.readBytesPerSecond() / 1e9);
         out.printf("matmul peak (our kernel)       %.1f GFLOP/s%n", r.matmulFlopsPerSecond() / 1e9);
         out.printf("prefill                        %.1f tokens/s (%d-token prompt)%n", r.prefillTokensPerSecond(),
                 r.promptTokens());
         if (r.decode() != null) {
             out.printf("decode (batch 1)               %.2f tokens/s%n", r.decode().tokensPerSecond());
             out.printf("weight bytes per decode token  %.1f MB%n", r.decode().weightBytesPerToken() / 1e6);
-            out.printf("decode / bandwidth             %.1f %%%n", 100 * r.decode().bandwidthFraction());
+            out.printf("decode / bandwidth             %.1f %% of the triad, %.1f %% of the read-only figure%n",
+                    100 * r.decode().bandwidthFraction(), 100 * r.decode().fractionOf(r.readBytesPerSecond()));
         }
         out.printf("%nconcurrency  output tok/s  seqs/step  tokens/step  bound s  actual s  of bound%n");
         for (ModelBench.Load load : r.loads()) {

@@ -29,7 +29,12 @@ public final class ModelBench {
             List<Integer> concurrency) {}
 
     /** Batch-1 decode: tokens/s, weight bytes one decode step reads, and that traffic over the triad. */
-    public record Decode(double tokensPerSecond, long weightBytesPerToken, double bandwidthFraction) {}
+    public record Decode(double tokensPerSecond, long weightBytesPerToken, double bandwidthFraction) {
+        /** The same traffic over the read-only bandwidth. */
+        public double fractionOf(double bytesPerSecond) {
+            return weightBytesPerToken * tokensPerSecond / bytesPerSecond;
+        }
+    }
 
     /** One concurrency level: output speed, batch shape and the share of the roofline bound achieved. */
     public record Load(int concurrency, int outputTokens, double outputTokensPerSecond, double meanSequencesPerStep,
@@ -39,7 +44,8 @@ public final class ModelBench {
         }
     }
 
-    public record Result(String backend, double triadBytesPerSecond, double matmulFlopsPerSecond, int promptTokens,
+    public record Result(String backend, double triadBytesPerSecond, double readBytesPerSecond,
+            double matmulFlopsPerSecond, int promptTokens,
             double prefillTokensPerSecond, Decode decode, List<Load> loads) {}
 
     private ModelBench() {}
@@ -65,6 +71,7 @@ public final class ModelBench {
             generate(engine, warmBatch, 16);
 
             double triad = MemoryBandwidth.triad(options.threads(), 1 << 26, 5);
+            double read = MemoryBandwidth.read(options.threads(), 1 << 26, 5);
             double peak = MatmulPeak.measure(options.threads(), engine.modelConfig().hiddenSize());
 
             steps.clear();
@@ -74,6 +81,10 @@ public final class ModelBench {
             record Run(int concurrency, int outputTokens, double seconds, List<StepStats> steps) {}
             List<Run> runs = new ArrayList<>();
             for (int concurrency : options.concurrency()) {
+                // The roofs again before every run: this machine's bandwidth drifts, the highest figure is used.
+                triad = Math.max(triad, MemoryBandwidth.triad(options.threads(), 1 << 26, 5));
+                read = Math.max(read, MemoryBandwidth.read(options.threads(), 1 << 26, 5));
+                peak = Math.max(peak, MatmulPeak.measure(options.threads(), engine.modelConfig().hiddenSize()));
                 List<int[]> prompts = new ArrayList<>();
                 for (int i = 0; i < concurrency; i++) {
                     prompts.add(randomPrompt(random, LOAD_PROMPT_TOKENS));
@@ -83,8 +94,9 @@ public final class ModelBench {
                 int outputTokens = generate(engine, prompts, options.decodeTokens());
                 runs.add(new Run(concurrency, outputTokens, (System.nanoTime() - started) / 1e9, List.copyOf(steps)));
             }
-            // Roofs measured again after the runs; the higher figures (the stricter bound) are used.
+            // Roofs measured again after the runs; the highest figures (the strictest bound) are used.
             triad = Math.max(triad, MemoryBandwidth.triad(options.threads(), 1 << 26, 5));
+            read = Math.max(read, MemoryBandwidth.read(options.threads(), 1 << 26, 5));
             peak = Math.max(peak, MatmulPeak.measure(options.threads(), engine.modelConfig().hiddenSize()));
             List<Load> loads = new ArrayList<>();
             Decode decode = null;
@@ -94,7 +106,7 @@ public final class ModelBench {
                     decode = decode(run.steps(), triad);
                 }
             }
-            return new Result(engine.backendName(), triad, peak, options.promptTokens(),
+            return new Result(engine.backendName(), triad, read, peak, options.promptTokens(),
                     options.promptTokens() / prefillSeconds, decode, loads);
         }
     }
