@@ -420,10 +420,7 @@ public final class CpuBackend implements Backend {
         requireShape(o, tokens, hidden);
         List<ExpertGroup> groups = new ArrayList<>();
         if (shared != null) {
-            int[] everyToken = new int[tokens];
-            Arrays.setAll(everyToken, t -> t);
-            // Its down projection writes the output rows directly: the value the routed sum is added to.
-            groups.add(new ExpertGroup(shared, everyToken, 1, x, o.data));
+            groups.add(new ExpertGroup(shared, x, o.data));
         }
         int[] assignment = new int[tokens * topK];
         for (int e = 0; e < experts.length; e++) {
@@ -434,7 +431,7 @@ public final class CpuBackend implements Backend {
                 }
             }
             if (count > 0) {
-                groups.add(new ExpertGroup(experts[e], Arrays.copyOf(assignment, count), topK, x, null));
+                groups.add(new ExpertGroup(experts[e], Arrays.copyOf(assignment, count), topK, x));
             }
         }
         if (groups.isEmpty()) {
@@ -453,7 +450,7 @@ public final class CpuBackend implements Backend {
         // (tokens * topK, hidden): each chosen expert's output for each token; summed in the token's top-k order.
         float[] expertOut = new float[tokens * topK * hidden];
         for (ExpertGroup g : groups) {
-            if (g.downOut != o.data) {
+            if (g.picks != null) {
                 for (int i = 0; i < g.count; i++) {
                     System.arraycopy(g.downOut, i * hidden, expertOut, g.picks[i] * hidden, hidden);
                 }
@@ -478,7 +475,7 @@ public final class CpuBackend implements Backend {
         final CpuWeight gate;
         final CpuWeight up;
         final CpuWeight down;
-        final int[] picks; // (count) indices into the token-major (token, k) list of choices
+        final int[] picks; // (count) indices into the token-major (token, k) list of choices; null: every token
         final int count;
         final float[] input; // (count, hidden) in the layout gate/up read
         final float[] gateOut; // (count, intermediate)
@@ -486,23 +483,37 @@ public final class CpuBackend implements Backend {
         final float[] downOut; // (count, hidden)
         float[] downInput;
 
-        /** {@code downOut} null: a buffer of its own; otherwise where the down projection writes. */
-        ExpertGroup(ExpertWeights expert, int[] picks, int topK, CpuActivations x, float[] downOut) {
+        /** A routed expert: the tokens of {@code picks}, gathered; its down projection into a buffer of its own. */
+        ExpertGroup(ExpertWeights expert, int[] picks, int topK, CpuActivations x) {
+            this(expert, picks, picks.length, gather(x, picks, topK), x.cols, new float[picks.length * x.cols]);
+        }
+
+        /** The shared expert: every token, read in place; its down projection writes {@code out} itself. */
+        ExpertGroup(ExpertWeights expert, CpuActivations x, float[] out) {
+            this(expert, null, x.rows, x.data, x.cols, out);
+        }
+
+        private ExpertGroup(ExpertWeights expert, int[] picks, int count, float[] rows, int hidden, float[] downOut) {
             this.gate = cpu(expert.gate());
             this.up = cpu(expert.up());
             this.down = cpu(expert.down());
             this.picks = picks;
-            this.count = picks.length;
-            int hidden = x.cols;
-            float[] gathered = new float[count * hidden];
-            for (int g = 0; g < count; g++) {
-                System.arraycopy(x.data, (picks[g] / topK) * hidden, gathered, g * hidden, hidden);
-            }
-            this.input = kernels.prepareInput(gathered, count, hidden, gate);
+            this.count = count;
+            this.input = kernels.prepareInput(rows, count, hidden, gate);
             this.gateOut = new float[count * gate.rows];
             this.upOut = new float[count * gate.rows];
-            this.downOut = downOut != null ? downOut : new float[count * hidden];
+            this.downOut = downOut;
         }
+    }
+
+    /** The input rows of the tokens behind {@code picks} (indices into the (token, k) list), in pick order. */
+    private static float[] gather(CpuActivations x, int[] picks, int topK) {
+        int hidden = x.cols;
+        float[] gathered = new float[picks.length * hidden];
+        for (int g = 0; g < picks.length; g++) {
+            System.arraycopy(x.data, (picks[g] / topK) * hidden, gathered, g * hidden, hidden);
+        }
+        return gathered;
     }
 
     private interface GroupedBody {
