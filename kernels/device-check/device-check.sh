@@ -5,8 +5,8 @@
 # It prints the GPU, then one line per test: each kernel against its CPU twin, and the golden-logits tests of the
 # BF16 fixture on the CUDA backend (and on the CPU backends beside it). Then the benchmarks: the fused MoE at the
 # Hunyuan-Large layer shape against our per-expert loop; paged attention at its shape (decode at 1K-32K positions,
-# a 4K prefill); our GEMMs on its lm_head; the host's cost per launch and per small copy; the same MoE block and
-# lm_head in PyTorch (torch_bench.py, where python3 has torch); decode of the medium synthetic model at batch 1 and
+# a 4K prefill and a 512-token chunk, beside cuDNN's fused attention); our GEMMs and cuBLASLt on its lm_head; the
+# host's cost per launch and per small copy; the same MoE block and lm_head in PyTorch (torch_bench.py, where python3 has torch); decode of the medium synthetic model at batch 1 and
 # 32 on the float32 and bf16 paths against the GPU's copy bandwidth; and the bf16 path's drift from the float32 one
 # (medium model and the BF16 fixture). Exit 0 all passed, 1 a failure, 2 a skip (no usable GPU). Within five
 # minutes. Arguments name the benchmarks to run after the tests (moe attention lm_head launch torch decode drift);
@@ -31,10 +31,35 @@ if command -v nvidia-smi >/dev/null; then
 else
     echo "nvidia-smi not found"
 fi
+# cuDNN 9 and cuBLAS 13 are not part of the driver; on the GPU machine they come with PyTorch's CUDA wheels. Their
+# folders go on LD_LIBRARY_PATH too, since cuDNN opens its engines and NVRTC by soname.
+find_library() {
+    local found
+    found="$(ldconfig -p 2>/dev/null | awk -v name="$1" '$1 == name { print $NF }' | head -n 1)"
+    if [ -z "$found" ]; then
+        local roots=(/usr/local/cuda/lib64 /usr/lib/x86_64-linux-gnu)
+        if command -v python3 >/dev/null; then
+            read -r -a sites <<<"$(python3 -c 'import site; print(" ".join(site.getsitepackages()))' 2>/dev/null)"
+            roots+=("${sites[@]}")
+        fi
+        found="$(find "${roots[@]}" -name "$1" -print 2>/dev/null | head -n 1)"
+    fi
+    [ -n "$found" ] && dirname "$found"
+}
+cudnn_dir="$(find_library libcudnn.so.9)"
+cublas_dir="$(find_library libcublasLt.so.13)"
+nvrtc_dir="$(find_library libnvrtc.so.13)"
+echo "cuDNN 9: ${cudnn_dir:-not found}; cuBLASLt 13: ${cublas_dir:-not found}; NVRTC 13: ${nvrtc_dir:-not found}"
+for dir in "$cudnn_dir" "$cublas_dir" "$nvrtc_dir"; do
+    [ -n "$dir" ] && export LD_LIBRARY_PATH="$dir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+done
+library_properties=()
+[ -n "$cudnn_dir" ] && library_properties+=(-Dhyserve.cudnn.libraries="$cudnn_dir")
+[ -n "$cublas_dir" ] && library_properties+=(-Dhyserve.cublas.libraries="$cublas_dir")
 mkdir -p "$work/tmp"
 java=("$here/runtime/bin/java" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED
     -Djava.io.tmpdir="$work/tmp")
-timeout 160 "${java[@]}" -Dhyserve.fixtures="$here/fixtures" -Dhyserve.fixtures.models=tiny-hunyuan-moe-bf16 \
+timeout 160 "${java[@]}" "${library_properties[@]}" -Dhyserve.fixtures="$here/fixtures" -Dhyserve.fixtures.models=tiny-hunyuan-moe-bf16 \
     -jar "$here/device-tests.jar"
 status=$?
 # The benchmarks run after a failed test too (the failure qualifies their figures), not without a usable GPU.
@@ -45,10 +70,10 @@ if [ "$status" -eq 0 ] || [ "$status" -eq 1 ]; then
         timeout 150 "${bench[@]}" io.hyserve.devicecheck.MoeBench || status=1
     fi
     if [[ $chosen == *" attention "* ]]; then
-        timeout 90 "${bench[@]}" io.hyserve.devicecheck.AttentionBench || status=1
+        timeout 90 "${bench[@]}" io.hyserve.devicecheck.AttentionBench $cudnn_dir || status=1
     fi
     if [[ $chosen == *" lm_head "* ]]; then
-        timeout 60 "${bench[@]}" io.hyserve.devicecheck.LmHeadBench || status=1
+        timeout 60 "${bench[@]}" io.hyserve.devicecheck.LmHeadBench $cublas_dir || status=1
     fi
     if [[ $chosen == *" launch "* ]]; then
         timeout 60 "${bench[@]}" io.hyserve.devicecheck.LaunchBench || status=1

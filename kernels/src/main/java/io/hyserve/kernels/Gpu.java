@@ -21,10 +21,13 @@ import static jcuda.driver.JCudaDriver.cuStreamSynchronize;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
+import java.lang.foreign.MemorySegment;
+import java.lang.reflect.Method;
 import java.nio.charset.StandardCharsets;
 import java.util.HashMap;
 import java.util.Map;
 import jcuda.CudaException;
+import jcuda.NativePointerObject;
 import jcuda.Pointer;
 import jcuda.driver.CUcontext;
 import jcuda.driver.CUdevice;
@@ -56,6 +59,7 @@ public final class Gpu implements AutoCloseable {
     private final Map<String, CUfunction> functions = new HashMap<>();
     /** Dynamic shared memory each kernel has been allowed so far (raising the limit is a driver call). */
     private final Map<String, Integer> sharedBytesAllowed = new HashMap<>();
+    private final MemorySegment streamHandle;
     private final String name;
     private boolean closed;
     /** The device whose context each thread last bound; the driver keeps the current context per thread. */
@@ -69,6 +73,7 @@ public final class Gpu implements AutoCloseable {
         cuDevicePrimaryCtxRetain(context, device);
         bind();
         cuStreamCreate(stream, 0);
+        streamHandle = MemorySegment.ofAddress(nativeHandle(stream));
         byte[] buffer = new byte[256];
         cuDeviceGetName(buffer, buffer.length, device);
         String raw = new String(buffer, StandardCharsets.US_ASCII);
@@ -124,6 +129,25 @@ public final class Gpu implements AutoCloseable {
         return message.lines().filter(line -> line.contains("cannot open shared object file")).findFirst()
                 .map(line -> line.substring(line.lastIndexOf(".so: ") + 5))
                 .orElse(message.lines().findFirst().orElse(e.toString()));
+    }
+
+    /**
+     * The stream's driver handle ({@code CUstream}), for libraries bound through java.lang.foreign (cuBLAS, cuDNN)
+     * that must queue their work in order with our kernels.
+     */
+    MemorySegment streamHandle() {
+        return streamHandle;
+    }
+
+    /** The driver handle inside a JCuda object, which JCuda keeps to its JNI code. */
+    private static long nativeHandle(NativePointerObject object) {
+        try {
+            Method accessor = NativePointerObject.class.getDeclaredMethod("getNativePointer");
+            accessor.setAccessible(true);
+            return (long) accessor.invoke(object);
+        } catch (ReflectiveOperationException e) {
+            throw new IllegalStateException("JCuda's handle of " + object + " cannot be read", e);
+        }
     }
 
     /** Opens device {@code ordinal}; check {@link #availability()} first. */

@@ -1,16 +1,20 @@
 package io.hyserve.devicecheck;
 
+import io.hyserve.kernels.CudnnAttention;
 import io.hyserve.kernels.DeviceMemory;
 import io.hyserve.kernels.Gpu;
 import io.hyserve.kernels.PagedAttentionKernel;
 import java.io.PrintStream;
+import java.nio.file.Path;
 import java.util.SplittableRandom;
 
 /**
  * Paged attention at Hunyuan-Large's shape (80 query heads over 8 KV heads of 80, float32 pool, blocks of 16
  * scattered through the pool): decode of 32 sequences at 1K, 8K and 32K positions, against the copy bandwidth
- * (the unique K/V bytes each call must read over its time), and a 4096-token causal prefill chunk in TFLOP/s.
- * Usage: {@code java -cp device-tests.jar io.hyserve.devicecheck.AttentionBench}.
+ * (the unique K/V bytes each call must read over its time); a 4096-token causal prefill and a 512-token chunk at
+ * the end of a 4096-token prompt in TFLOP/s, beside cuDNN's fused attention on the same shapes (bf16 Q/K/V in
+ * contiguous rows, as cuDNN takes them; ours reads float32 K/V through block tables). Usage: {@code java -cp
+ * device-tests.jar io.hyserve.devicecheck.AttentionBench [cuDNN library directory]}.
  */
 public final class AttentionBench {
     private static final int HEADS = 80;
@@ -22,11 +26,11 @@ public final class AttentionBench {
 
     public static void main(String[] args) {
         try (Gpu gpu = Gpu.open(0); PagedAttentionKernel kernel = new PagedAttentionKernel(gpu)) {
-            run(gpu, kernel, System.out);
+            run(gpu, kernel, args.length > 0 ? Path.of(args[0]) : null, System.out);
         }
     }
 
-    static void run(Gpu gpu, PagedAttentionKernel kernel, PrintStream out) {
+    static void run(Gpu gpu, PagedAttentionKernel kernel, Path cudnnLibraries, PrintStream out) {
         double roof = gpu.copyBandwidth(1L << 30, 10);
         out.printf("attention bench: %d heads over %d KV heads of %d, float32 K/V, copy bandwidth %.0f GB/s%n", HEADS,
                 KV_HEADS, HEAD_DIM, roof / 1e9);
@@ -45,15 +49,49 @@ public final class AttentionBench {
                     + "the copy bandwidth%n", sequences, context, ms, bytes / (ms / 1e3) / 1e9,
                     100 * bytes / (ms / 1e3) / roof);
         }
-        int tokens = 4096;
-        int[] positions = new int[tokens];
-        for (int t = 0; t < tokens; t++) {
-            positions[t] = t;
+        int prompt = 4096;
+        for (int queries : new int[] {prompt, 512}) {
+            int[] positions = new int[queries];
+            for (int t = 0; t < queries; t++) {
+                positions[t] = prompt - queries + t;
+            }
+            double ms = time(gpu, kernel, random, positions, new int[queries], 1, prompt);
+            // Multiply-adds of the two products over the causal triangle's visible (query, key) pairs.
+            double pairs = (double) queries * (prompt - queries) + (double) queries * (queries + 1) / 2;
+            double flops = 4.0 * HEADS * HEAD_DIM * pairs;
+            out.printf("attention bench: causal prefill, %d queries over %d positions: ours %.3f ms, %.1f TFLOP/s%n",
+                    queries, prompt, ms, flops / (ms / 1e3) / 1e12);
+            try {
+                double cudnnMs = timeCudnn(gpu, cudnnLibraries, random, queries, prompt);
+                out.printf("attention bench: causal prefill, %d queries over %d positions: cuDNN %.3f ms, %.1f "
+                        + "TFLOP/s (%.2f× ours)%n", queries, prompt, cudnnMs, flops / (cudnnMs / 1e3) / 1e12,
+                        ms / cudnnMs);
+            } catch (IllegalStateException unavailable) {
+                out.printf("attention bench: cuDNN: %s%n", unavailable.getMessage());
+            }
         }
-        double ms = time(gpu, kernel, random, positions, new int[tokens], 1, tokens);
-        double flops = 4.0 * HEADS * HEAD_DIM * ((double) tokens * (tokens + 1) / 2);
-        out.printf("attention bench: causal prefill of %d tokens: %.3f ms, %.1f TFLOP/s%n", tokens, ms,
-                flops / (ms / 1e3) / 1e12);
+    }
+
+    /** cuDNN's fused attention on random bf16 Q/K/V of the same shape. */
+    private static double timeCudnn(Gpu gpu, Path libraries, SplittableRandom random, int queries, int keys) {
+        short[] q = bf16(random, queries * HEADS * HEAD_DIM);
+        short[] kv = bf16(random, keys * KV_HEADS * HEAD_DIM);
+        try (CudnnAttention cudnn = new CudnnAttention(gpu, libraries);
+                DeviceMemory dq = gpu.allocate(2L * q.length).write(q);
+                DeviceMemory dk = gpu.allocate(2L * kv.length).write(kv);
+                DeviceMemory dv = gpu.allocate(2L * kv.length).write(kv);
+                DeviceMemory out = gpu.allocate(2L * q.length)) {
+            CudnnAttention.Shape shape = new CudnnAttention.Shape(queries, keys, HEADS, KV_HEADS, HEAD_DIM);
+            return Timing.medianMillis(gpu, 3, 10, () -> cudnn.prefill(out, dq, dk, dv, shape));
+        }
+    }
+
+    private static short[] bf16(SplittableRandom random, int count) {
+        short[] words = new short[count];
+        for (int i = 0; i < count; i++) {
+            words[i] = (short) (Float.floatToRawIntBits((float) random.nextGaussian()) >>> 16);
+        }
+        return words;
     }
 
     /** Median of timed calls over a pool of random K/V, each sequence's blocks shuffled through it. */

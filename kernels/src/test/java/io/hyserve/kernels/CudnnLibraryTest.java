@@ -1,0 +1,45 @@
+package io.hyserve.kernels;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * What the cuDNN binding does before any device is involved: loading the library, the shapes its graph takes, and
+ * (where {@code -Dhyserve.cudnn.libraries} names a cuDNN 9) every operation of the attention graph finalized, which
+ * checks the binding's constants and attribute types against the real library.
+ */
+class CudnnLibraryTest {
+    @Test
+    void aMissingLibraryIsNamedWithWhereItWasLookedFor(@TempDir Path empty) {
+        assertThatThrownBy(() -> new Cudnn(empty)).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("libcudnn.so.9").hasMessageContaining(empty.toString());
+    }
+
+    @Test
+    void shapesOutsideWhatTheGraphTakesAreRefused() {
+        assertThatThrownBy(() -> new CudnnAttention.Shape(8, 4, 8, 2, 64))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("keys ≥ queries");
+        assertThatThrownBy(() -> new CudnnAttention.Shape(8, 8, 8, 3, 64))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("whole head groups");
+        assertThatThrownBy(() -> new CudnnAttention.Shape(8, 8, 8, 2, 100))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("multiple of 8");
+    }
+
+    @Test
+    void everyOperationOfTheAttentionGraphFinalizesInTheRealLibrary() {
+        assumeTrue(CudnnAttentionTest.LIBRARIES != null, "no cuDNN named by -Dhyserve.cudnn.libraries");
+        Cudnn cudnn = new Cudnn(CudnnAttentionTest.LIBRARIES);
+        for (CudnnAttention.Shape shape : new CudnnAttention.Shape[] {new CudnnAttention.Shape(37, 37, 8, 2, 64),
+            new CudnnAttention.Shape(16, 100, 80, 8, 128)}) {
+            CudnnAttention.Graph graph = CudnnAttention.Graph.attention(cudnn, shape);
+            // Two products, the scale, two indices (and the offset), the comparison, the select, softmax's five.
+            assertThat(graph.operations()).isEqualTo(shape.keys() > shape.queries() ? 13 : 12);
+            graph.discard();
+        }
+    }
+}
