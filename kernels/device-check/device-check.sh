@@ -33,7 +33,7 @@ else
 fi
 # cuDNN 9 and cuBLAS 13 are not part of the driver; on the GPU machine they come with PyTorch's CUDA wheels. Their
 # folders go on LD_LIBRARY_PATH too, since cuDNN opens its engines and NVRTC by soname.
-find_library() {
+find_library() { # soname, then a pip wheel that holds it: its folder on stdout, or nothing
     local found
     found="$(ldconfig -p 2>/dev/null | awk -v name="$1" '$1 == name { print $NF }' | head -n 1)"
     if [ -z "$found" ]; then
@@ -44,11 +44,19 @@ find_library() {
         fi
         found="$(find "${roots[@]}" -name "$1" -print 2>/dev/null | head -n 1)"
     fi
+    if [ -z "$found" ]; then
+        # Not installed, but perhaps kept as a wheel (as on the build machine): unpacked into the work folder.
+        local wheel
+        wheel="$(find /opt/pypi-more/files -maxdepth 1 -name "$2" 2>/dev/null | sort | tail -n 1)"
+        if [ -n "$wheel" ] && unzip -q -o "$wheel" 'nvidia/*' -d "$work/wheels" 2>/dev/null; then
+            found="$(find "$work/wheels" -name "$1" -print | head -n 1)"
+        fi
+    fi
     [ -n "$found" ] && dirname "$found"
 }
-cudnn_dir="$(find_library libcudnn.so.9)"
-cublas_dir="$(find_library libcublasLt.so.13)"
-nvrtc_dir="$(find_library libnvrtc.so.13)"
+cudnn_dir="$(find_library libcudnn.so.9 'nvidia_cudnn_cu13-*.whl')"
+cublas_dir="$(find_library libcublasLt.so.13 'nvidia_cublas-13*.whl')"
+nvrtc_dir="$(find_library libnvrtc.so.13 'nvidia_cuda_nvrtc-13*.whl')"
 echo "cuDNN 9: ${cudnn_dir:-not found}; cuBLASLt 13: ${cublas_dir:-not found}; NVRTC 13: ${nvrtc_dir:-not found}"
 for dir in "$cudnn_dir" "$cublas_dir" "$nvrtc_dir"; do
     [ -n "$dir" ] && export LD_LIBRARY_PATH="$dir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"

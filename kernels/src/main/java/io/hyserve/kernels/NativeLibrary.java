@@ -6,7 +6,6 @@ import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.SymbolLookup;
 import java.lang.invoke.MethodHandle;
-import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
@@ -24,24 +23,16 @@ final class NativeLibrary {
     }
 
     /**
-     * Opens {@code soname}. With a {@code directory}, the {@code companions} found there are loaded first: the
-     * library opens them by soname, and the dynamic loader answers with the copy already loaded instead of
-     * searching its path, where they may not be.
+     * Opens {@code soname}. The libraries bound here find what they open themselves (cuDNN's sublibraries) beside
+     * their own file, so a directory needs nothing else on the loader's path.
      *
      * @throws IllegalStateException naming the library and where it was looked for
      */
-    static NativeLibrary open(Path directory, String soname, String... companions) {
+    static NativeLibrary open(Path directory, String soname) {
         try {
-            if (directory == null) {
-                return new NativeLibrary(soname, SymbolLookup.libraryLookup(soname, Arena.global()));
-            }
-            for (String companion : companions) {
-                Path file = directory.resolve(companion);
-                if (Files.exists(file)) {
-                    SymbolLookup.libraryLookup(file, Arena.global());
-                }
-            }
-            return new NativeLibrary(soname, SymbolLookup.libraryLookup(directory.resolve(soname), Arena.global()));
+            SymbolLookup symbols = directory == null ? SymbolLookup.libraryLookup(soname, Arena.global())
+                    : SymbolLookup.libraryLookup(directory.resolve(soname), Arena.global());
+            return new NativeLibrary(soname, symbols);
         } catch (IllegalArgumentException e) {
             throw new IllegalStateException("%s could not be loaded (%s): %s".formatted(soname,
                     directory == null ? "searched on the dynamic loader's path" : "looked for in " + directory,
@@ -54,9 +45,5 @@ final class NativeLibrary {
         MemorySegment address = symbols.find(name).orElseThrow(() -> new IllegalStateException(
                 "%s has no function %s (an older version than this binding expects?)".formatted(soname, name)));
         return Linker.nativeLinker().downcallHandle(address, descriptor);
-    }
-
-    String soname() {
-        return soname;
     }
 }

@@ -32,7 +32,8 @@ class CudnnLibraryTest {
 
     @Test
     void everyOperationOfTheAttentionGraphFinalizesInTheRealLibrary() {
-        assumeTrue(CudnnAttentionTest.LIBRARIES != null, "no cuDNN named by -Dhyserve.cudnn.libraries");
+        assumeTrue(CudnnAttentionTest.LIBRARIES != null, 
+                "no cuDNN named by -Dhyserve.cudnn.libraries or HYSERVE_CUDNN_LIBRARIES");
         Cudnn cudnn = new Cudnn(CudnnAttentionTest.LIBRARIES);
         for (CudnnAttention.Shape shape : new CudnnAttention.Shape[] {new CudnnAttention.Shape(37, 37, 8, 2, 64),
             new CudnnAttention.Shape(16, 100, 80, 8, 128)}) {

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import java.nio.file.Path;
 import java.util.Random;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -32,6 +33,17 @@ abstract class OnDevice {
             gpu.close();
             gpu = null;
         }
+    }
+
+    /**
+     * Where a CUDA library that is not part of the driver ({@code cudnn}, {@code cublas}) was said to be: the system
+     * property {@code hyserve.<name>.libraries}, else the environment variable {@code HYSERVE_<NAME>_LIBRARIES};
+     * null when neither names one. A named library that fails to load fails its tests instead of skipping them.
+     */
+    static Path libraryDirectory(String name) {
+        String named = System.getProperty("hyserve." + name + ".libraries",
+                System.getenv("HYSERVE_" + name.toUpperCase(java.util.Locale.ROOT) + "_LIBRARIES"));
+        return named == null || named.isBlank() ? null : Path.of(named);
     }
 
     float[] gaussian(int n, float scale) {

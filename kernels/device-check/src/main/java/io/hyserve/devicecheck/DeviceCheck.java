@@ -22,7 +22,7 @@ import org.junit.platform.launcher.core.LauncherFactory;
 public final class DeviceCheck {
     static final List<String> TEST_CLASSES = List.of("io.hyserve.kernels.KernelsOnDeviceTest",
             "io.hyserve.kernels.ForwardKernelsOnDeviceTest", "io.hyserve.kernels.FusedMoeOnDeviceTest",
-            "io.hyserve.kernels.CudnnAttentionTest",
+            "io.hyserve.kernels.CudnnAttentionTest", "io.hyserve.kernels.CublasGemmTest",
             "io.hyserve.engine.model.HunyuanModelGoldenTest");
 
     private DeviceCheck() {}
