@@ -36,11 +36,29 @@ public final class ModelBench {
         }
     }
 
-    /** One concurrency level: output speed, batch shape and the share of the roofline bound achieved. */
+    /**
+     * One concurrency level: output speed, batch shape and the share of the roofline bound achieved, over all steps
+     * and split into the steps that carry prompt chunks and the decode-only ones.
+     */
     public record Load(int concurrency, int outputTokens, double outputTokensPerSecond, double meanSequencesPerStep,
-            double meanTokensPerStep, double boundSeconds, double stepSeconds) {
+            double meanTokensPerStep, Share prefillSteps, Share decodeSteps) {
+        public double boundSeconds() {
+            return prefillSteps.boundSeconds() + decodeSteps.boundSeconds();
+        }
+
+        public double stepSeconds() {
+            return prefillSteps.seconds() + decodeSteps.seconds();
+        }
+
         public double fractionOfBound() {
-            return boundSeconds / stepSeconds;
+            return boundSeconds() / stepSeconds();
+        }
+    }
+
+    /** Steps' roofline bound against the time they took. */
+    public record Share(double boundSeconds, double seconds) {
+        public double fraction() {
+            return seconds == 0 ? 0 : boundSeconds / seconds;
         }
     }
 
@@ -128,18 +146,19 @@ public final class ModelBench {
 
     private static Load load(int concurrency, int outputTokens, double seconds, List<StepStats> steps, double triad,
             double peak) {
-        double bound = 0;
-        double actual = 0;
+        double[] bound = new double[2];
+        double[] actual = new double[2];
         long sequences = 0;
         long tokens = 0;
         for (StepStats step : steps) {
-            bound += Math.max(step.weightBytes() / triad, step.flops() / peak);
-            actual += step.nanos() / 1e9;
+            int phase = step.tokens() > step.sequences() ? 0 : 1; // a step with more tokens than sequences prefills
+            bound[phase] += Math.max(step.weightBytes() / triad, step.flops() / peak);
+            actual[phase] += step.nanos() / 1e9;
             sequences += step.sequences();
             tokens += step.tokens();
         }
         return new Load(concurrency, outputTokens, outputTokens / seconds, (double) sequences / steps.size(),
-                (double) tokens / steps.size(), bound, actual);
+                (double) tokens / steps.size(), new Share(bound[0], actual[0]), new Share(bound[1], actual[1]));
     }
 
     /** Figures of the single-sequence decode steps (one token each) of a concurrency-1 run. */
