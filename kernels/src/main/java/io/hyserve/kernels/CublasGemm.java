@@ -153,8 +153,8 @@ public final class CublasGemm implements AutoCloseable {
             }
             long needed = checkResult.get(JAVA_LONG, CublasLt.RESULT_WORKSPACE_SIZE);
             if (needed > WORKSPACE_BYTES) {
-                throw new IllegalStateException("cuBLASLt's algorithm for a (%d, %d) weight needs %d bytes of "
-                        + "workspace at %d rows, more than the %d reserved".formatted(shape.n(), shape.k(), needed,
+                throw new IllegalStateException(("cuBLASLt's algorithm for a (%d, %d) weight needs %d bytes of "
+                        + "workspace at %d rows, more than the %d reserved").formatted(shape.n(), shape.k(), needed,
                         rows, WORKSPACE_BYTES));
             }
             shape.batches().put(rows, batch);

@@ -195,13 +195,19 @@ final class Cudnn {
         call("cudnnBackendFinalize(" + what + ")", () -> (int) finalizeDescriptor.invokeExact(descriptor));
     }
 
-    /** Finalizes, answering whether cuDNN accepted it (an engine configuration that does not fit, say). */
-    boolean tryFinalize(MemorySegment descriptor) {
+    /**
+     * Finalizes, answering null when cuDNN accepted it, else why not (an engine configuration that does not run
+     * this graph, say).
+     */
+    String tryFinalize(MemorySegment descriptor) {
+        int status;
         try {
-            return (int) finalizeDescriptor.invokeExact(descriptor) == 0;
+            status = (int) finalizeDescriptor.invokeExact(descriptor);
         } catch (Throwable e) {
             throw new IllegalStateException("cudnnBackendFinalize", e);
         }
+        return status == 0 ? null : new CudnnException("cudnnBackendFinalize", status, errorString(status),
+                lastError()).getMessage();
     }
 
     /** Sets attribute {@code name} to {@code count} elements of {@code type} at {@code values}. */

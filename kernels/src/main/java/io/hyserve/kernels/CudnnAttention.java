@@ -322,23 +322,26 @@ public final class CudnnAttention implements AutoCloseable {
                 cudnn.set(graph, ATTR_OPERATIONGRAPH_OPS, TYPE_BACKEND_DESCRIPTOR, operations.size(),
                         pointers(values, operations.toArray(MemorySegment[]::new)));
                 cudnn.finalizeDescriptor(graph, "operation graph");
+                String refusal = "the heuristics offered no engine configuration";
                 for (int mode : new int[] {HEUR_MODE_A, HEUR_MODE_INSTANT}) {
                     for (MemorySegment config : configurations(graph, mode)) {
                         MemorySegment plan = cudnn.createDescriptor(EXECUTION_PLAN_DESCRIPTOR);
                         cudnn.set(plan, ATTR_EXECUTION_PLAN_HANDLE, TYPE_HANDLE, 1, handlePointer);
                         cudnn.set(plan, ATTR_EXECUTION_PLAN_ENGINE_CONFIG, TYPE_BACKEND_DESCRIPTOR, 1,
                                 pointers(values, config));
-                        if (cudnn.tryFinalize(plan)) {
+                        String refused = cudnn.tryFinalize(plan);
+                        if (refused == null) {
                             MemorySegment bytes = values.allocate(ValueLayout.JAVA_LONG);
                             cudnn.get(plan, ATTR_EXECUTION_PLAN_WORKSPACE_SIZE, TYPE_INT64, 1, bytes);
                             descriptors.add(plan);
                             return new Plan(plan, bytes.get(ValueLayout.JAVA_LONG, 0), List.copyOf(descriptors));
                         }
+                        refusal = refused;
                         cudnn.destroyDescriptor(plan);
                     }
                 }
-                throw new IllegalStateException("cuDNN %d offers no engine that runs the attention graph for %s"
-                        .formatted(cudnn.version(), shape));
+                throw new IllegalStateException(("cuDNN %d offers no engine that runs the attention graph for %s; "
+                        + "the last refusal: %s").formatted(cudnn.version(), shape, refusal));
             } catch (RuntimeException e) {
                 descriptors.forEach(cudnn::destroyDescriptor);
                 throw e;
