@@ -101,12 +101,12 @@ public final class Engine implements AutoCloseable {
         return switch (config.device()) {
             case "cpu" -> CpuBackend.vector(config.threads(), config.residentWeights());
             case "cpu-scalar" -> CpuBackend.scalar(config.threads());
-            case "cuda" -> CudaBackend.open(0, false);
-            case "cuda-bf16" -> CudaBackend.open(0, true);
+            case "cuda" -> CudaBackend.open(0, false, config.cudaLibraryPath());
+            case "cuda-bf16" -> CudaBackend.open(0, true, config.cudaLibraryPath());
             case "auto" -> {
                 Gpu.Availability gpu = Gpu.availability();
                 if (gpu.available()) {
-                    yield CudaBackend.open(0, false);
+                    yield CudaBackend.open(0, false, config.cudaLibraryPath());
                 }
                 log.atInfo().setMessage("device auto: no usable GPU, running on the CPU backend")
                         .addKeyValue("reason", gpu.reason()).log();

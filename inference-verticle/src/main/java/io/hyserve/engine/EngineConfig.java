@@ -1,6 +1,7 @@
 package io.hyserve.engine;
 
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Objects;
 
 /**
@@ -21,6 +22,8 @@ import java.util.Objects;
  *     request is cancelled
  * @param residentWeights copy weights into aligned, huge-page memory at load (fastest, RAM the size of the
  *     weights); false reads them in place from the memory-mapped checkpoint
+ * @param cudaLibraryPath folders searched first for the CUDA libraries that are not part of the driver (cuBLASLt
+ *     13, which {@code cuda-bf16} runs the output projection on); empty: the dynamic loader's search path only
  */
 public record EngineConfig(
         Path modelDirectory,
@@ -34,7 +37,8 @@ public record EngineConfig(
         int maxModelLength,
         boolean prefixCaching,
         int streamBufferEvents,
-        boolean residentWeights) {
+        boolean residentWeights,
+        List<Path> cudaLibraryPath) {
 
     public static final long DEFAULT_KV_CACHE_BYTES = 2L << 30;
     public static final int DEFAULT_BLOCK_SIZE = 16;
@@ -46,6 +50,7 @@ public record EngineConfig(
         Objects.requireNonNull(modelDirectory, "modelDirectory");
         Objects.requireNonNull(tokenizerDirectory, "tokenizerDirectory");
         Objects.requireNonNull(device, "device");
+        cudaLibraryPath = List.copyOf(cudaLibraryPath);
         if (threads <= 0 || kvCacheBytes <= 0 || blockSize <= 0 || maxNumSeqs <= 0 || maxNumBatchedTokens <= 0
                 || maxModelLength < 0 || streamBufferEvents <= 0) {
             throw new IllegalArgumentException("engine limits must be positive: " + this);
@@ -65,7 +70,8 @@ public record EngineConfig(
         return new Builder(modelDirectory, tokenizerDirectory).device(device).threads(threads)
                 .kvCacheBytes(kvCacheBytes).blockSize(blockSize).maxNumSeqs(maxNumSeqs)
                 .maxNumBatchedTokens(maxNumBatchedTokens).maxModelLength(maxModelLength).prefixCaching(prefixCaching)
-                .streamBufferEvents(streamBufferEvents).residentWeights(residentWeights);
+                .streamBufferEvents(streamBufferEvents).residentWeights(residentWeights)
+                .cudaLibraryPath(cudaLibraryPath);
     }
 
     /** Starts from the documented defaults; {@link #build()} validates. */
@@ -82,6 +88,7 @@ public record EngineConfig(
         private boolean prefixCaching = true;
         private int streamBufferEvents = DEFAULT_STREAM_BUFFER_EVENTS;
         private boolean residentWeights = true;
+        private List<Path> cudaLibraryPath = List.of();
 
         private Builder(Path modelDirectory, Path tokenizerDirectory) {
             this.modelDirectory = modelDirectory;
@@ -138,10 +145,15 @@ public record EngineConfig(
             return this;
         }
 
+        public Builder cudaLibraryPath(List<Path> value) {
+            cudaLibraryPath = value;
+            return this;
+        }
+
         public EngineConfig build() {
             return new EngineConfig(modelDirectory, tokenizerDirectory, device, threads, kvCacheBytes, blockSize,
                     maxNumSeqs, maxNumBatchedTokens, maxModelLength, prefixCaching, streamBufferEvents,
-                    residentWeights);
+                    residentWeights, cudaLibraryPath);
         }
     }
 }

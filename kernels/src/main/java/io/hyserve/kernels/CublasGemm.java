@@ -10,6 +10,7 @@ import java.nio.file.Path;
 import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
 
@@ -47,13 +48,13 @@ public final class CublasGemm implements AutoCloseable {
     private record Batch(MemorySegment in, MemorySegment out) {}
 
     /**
-     * Opens cuBLASLt 13 from {@code libraryDirectory} (null: the dynamic loader's search path) before touching the
-     * device, so that a missing library is reported as such.
+     * Opens cuBLASLt 13 from the first folder of {@code libraryPath} that has it (else the dynamic loader's search
+     * path) before touching the device, so that a missing library is reported as such.
      *
      * @throws IllegalStateException naming the library and where it was looked for
      */
-    public CublasGemm(Gpu gpu, Path libraryDirectory) {
-        this.lt = new CublasLt(libraryDirectory);
+    public CublasGemm(Gpu gpu, List<Path> libraryPath) {
+        this.lt = new CublasLt(libraryPath);
         this.gpu = gpu;
         this.arena = Arena.ofShared();
         try {

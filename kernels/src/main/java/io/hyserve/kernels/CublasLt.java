@@ -11,6 +11,7 @@ import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandle;
 import java.nio.file.Path;
+import java.util.List;
 
 /**
  * cuBLASLt 13 through java.lang.foreign: a handle, matmul/layout/preference descriptors, heuristics, the algorithm
@@ -71,12 +72,12 @@ final class CublasLt {
     private final MethodHandle matmul;
 
     /**
-     * Loads cuBLASLt 13 from {@code directory} (null: the dynamic loader's search path).
+     * Loads cuBLASLt 13 from the first folder of {@code searchPath} that has it, else the dynamic loader's path.
      *
      * @throws IllegalStateException naming the library and where it was looked for
      */
-    CublasLt(Path directory) {
-        NativeLibrary library = NativeLibrary.open(directory, SONAME);
+    CublasLt(List<Path> searchPath) {
+        NativeLibrary library = NativeLibrary.open(searchPath, SONAME);
         FunctionDescriptor create = FunctionDescriptor.of(JAVA_INT, ADDRESS);
         FunctionDescriptor destroy = FunctionDescriptor.of(JAVA_INT, ADDRESS);
         FunctionDescriptor setAttribute = FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, JAVA_LONG);

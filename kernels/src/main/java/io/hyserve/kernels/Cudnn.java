@@ -11,6 +11,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
 import java.nio.file.Path;
+import java.util.List;
 
 /**
  * cuDNN 9's backend (graph) API through java.lang.foreign: descriptors are opaque handles whose attributes are set
@@ -121,9 +122,9 @@ final class Cudnn {
     private final MethodHandle getAttribute;
     private final MethodHandle execute;
 
-    /** Loads cuDNN 9 from {@code directory} (null: the dynamic loader's search path); no device is touched. */
-    Cudnn(Path directory) {
-        NativeLibrary library = NativeLibrary.open(directory, SONAME);
+    /** Loads cuDNN 9 from the first folder of {@code searchPath} that has it, else the loader's; no device. */
+    Cudnn(List<Path> searchPath) {
+        NativeLibrary library = NativeLibrary.open(searchPath, SONAME);
         getVersion = library.function("cudnnGetVersion", FunctionDescriptor.of(JAVA_LONG));
         getErrorString = library.function("cudnnGetErrorString", FunctionDescriptor.of(ADDRESS, JAVA_INT));
         getLastErrorString = library.function("cudnnGetLastErrorString",

@@ -50,10 +50,13 @@ public final class CudnnAttention implements AutoCloseable {
 
     private record Plan(MemorySegment plan, long workspaceBytes, List<MemorySegment> descriptors) {}
 
-    /** Loads cuDNN 9 from {@code libraryDirectory} (null: the loader's search path) for {@code gpu}'s stream. */
-    public CudnnAttention(Gpu gpu, Path libraryDirectory) {
+    /**
+     * Loads cuDNN 9 for {@code gpu}'s stream from the first folder of {@code libraryPath} that has it, else from the
+     * dynamic loader's search path.
+     */
+    public CudnnAttention(Gpu gpu, List<Path> libraryPath) {
         this.gpu = gpu;
-        this.cudnn = new Cudnn(libraryDirectory);
+        this.cudnn = new Cudnn(libraryPath);
         gpu.bind();
         this.handle = cudnn.createHandle(gpu.streamHandle());
     }

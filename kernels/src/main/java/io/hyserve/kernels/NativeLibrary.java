@@ -6,12 +6,14 @@ import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.SymbolLookup;
 import java.lang.invoke.MethodHandle;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 
 /**
  * A CUDA library (cuBLAS, cuDNN) bound through java.lang.foreign, since JCuda's bindings link the CUDA 12 / cuDNN 8
- * sonames. Loaded from a given directory (a pip wheel's {@code nvidia/<lib>/lib}, say) or through the dynamic
- * loader's search path; it stays loaded for the life of the process.
+ * sonames. Loaded from the first folder of a search path that has it (a pip wheel's {@code nvidia/cu13/lib}, say),
+ * else through the dynamic loader's own search; it stays loaded for the life of the process.
  */
 final class NativeLibrary {
     private final String soname;
@@ -23,19 +25,23 @@ final class NativeLibrary {
     }
 
     /**
-     * Opens {@code soname}. The libraries bound here find what they open themselves (cuDNN's sublibraries) beside
-     * their own file, so a directory needs nothing else on the loader's path.
+     * Opens {@code soname} from the first folder of {@code searchPath} that holds it, else through the dynamic
+     * loader. The libraries bound here find what they open themselves (cuDNN's sublibraries) beside their own file,
+     * so a folder needs nothing else on the loader's path.
      *
      * @throws IllegalStateException naming the library and where it was looked for
      */
-    static NativeLibrary open(Path directory, String soname) {
+    static NativeLibrary open(List<Path> searchPath, String soname) {
+        Path file = searchPath.stream().map(folder -> folder.resolve(soname)).filter(Files::exists).findFirst()
+                .orElse(null);
         try {
-            SymbolLookup symbols = directory == null ? SymbolLookup.libraryLookup(soname, Arena.global())
-                    : SymbolLookup.libraryLookup(directory.resolve(soname), Arena.global());
+            SymbolLookup symbols = file == null ? SymbolLookup.libraryLookup(soname, Arena.global())
+                    : SymbolLookup.libraryLookup(file, Arena.global());
             return new NativeLibrary(soname, symbols);
         } catch (IllegalArgumentException e) {
-            throw new IllegalStateException("%s could not be loaded (%s): %s".formatted(soname,
-                    directory == null ? "searched on the dynamic loader's path" : "looked for in " + directory,
+            String where = file != null ? "from " + file
+                    : (searchPath.isEmpty() ? "" : "not in " + searchPath + "; ") + "searched on the dynamic loader's path";
+            throw new IllegalStateException("%s could not be loaded (%s): %s".formatted(soname, where,
                     e.getMessage()), e);
         }
     }

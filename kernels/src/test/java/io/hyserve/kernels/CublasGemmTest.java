@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Arrays;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -20,7 +21,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  * without cuBLASLt unless that directory was named.
  */
 class CublasGemmTest extends OnDevice {
-    static final Path LIBRARIES = libraryDirectory("cublas");
+    static final List<Path> LIBRARIES = libraryPath("cublas");
     private static final int N = 1000;
     private static final int K = 640;
     private static final float RELATIVE = 1e-3f;
@@ -91,7 +92,7 @@ class CublasGemmTest extends OnDevice {
         } catch (IllegalStateException noCublas) {
             // Where a directory was named (the device check names the one it found), a library that fails to load
             // is a failure; elsewhere cuBLASLt is optional.
-            assumeTrue(LIBRARIES != null, "no cuBLASLt 13: " + noCublas.getMessage());
+            assumeTrue(!LIBRARIES.isEmpty(), "no cuBLASLt 13: " + noCublas.getMessage());
             throw noCublas;
         }
     }

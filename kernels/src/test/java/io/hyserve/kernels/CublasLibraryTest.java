@@ -9,22 +9,13 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
- * What the cuBLASLt binding does before any device is involved: loading the library, the sizes of the structures it
- * shares with C, and (where {@code -Dhyserve.cublas.libraries} names a cuBLASLt 13) the descriptors and algorithm
+ * What the cuBLASLt binding does before any device is involved: the sizes of the structures it shares with C, and (where {@code -Dhyserve.cublas.libraries} names a cuBLASLt 13) the descriptors and algorithm
  * settings of {@link CublasGemm} accepted by the real library, which checks every attribute's size and type.
  */
 class CublasLibraryTest {
-    @Test
-    void aMissingLibraryIsNamedWithWhereItWasLookedForBeforeAnyDevice(@TempDir Path empty) {
-        assertThatThrownBy(() -> new CublasGemm(null, empty)).isInstanceOf(IllegalStateException.class)
-                .hasMessageContaining("libcublasLt.so.13").hasMessageContaining(empty.toString());
-    }
-
     @Test
     void theStructuresHaveTheSizesOfTheHeaders() {
         assertThat(CublasLt.ALGO.byteSize()).isEqualTo(64);
@@ -37,7 +28,7 @@ class CublasLibraryTest {
 
     @Test
     void theRealLibraryAcceptsTheGemmsDescriptorsAndPinning() {
-        assumeTrue(CublasGemmTest.LIBRARIES != null, 
+        assumeTrue(!CublasGemmTest.LIBRARIES.isEmpty(),
                 "no cuBLASLt named by -Dhyserve.cublas.libraries or HYSERVE_CUBLAS_LIBRARIES");
         CublasLt lt = new CublasLt(CublasGemmTest.LIBRARIES);
         try (Arena arena = Arena.ofConfined()) {

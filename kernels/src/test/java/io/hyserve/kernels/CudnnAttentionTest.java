@@ -4,6 +4,7 @@ import static io.hyserve.kernels.FusedMoeOnDeviceTest.bf16;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.nio.file.Path;
+import java.util.List;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -14,7 +15,7 @@ import org.junit.jupiter.params.provider.CsvSource;
  * a GPU, and without cuDNN unless that directory was named.
  */
 class CudnnAttentionTest extends OnDevice {
-    static final Path LIBRARIES = libraryDirectory("cudnn");
+    static final List<Path> LIBRARIES = libraryPath("cudnn");
 
     @ParameterizedTest(name = "{0} queries over {1} keys, {2} heads over {3} of {4}")
     @CsvSource({"37, 37, 8, 2, 64", "16, 100, 8, 8, 128", "200, 713, 16, 2, 80", "1, 300, 4, 1, 64"})
@@ -56,7 +57,7 @@ class CudnnAttentionTest extends OnDevice {
         } catch (IllegalStateException noCudnn) {
             // Where a directory was named (the device check names the one it found), a library that fails to load
             // is a failure; elsewhere cuDNN is optional.
-            assumeTrue(LIBRARIES != null, "no cuDNN 9: " + noCudnn.getMessage());
+            assumeTrue(!LIBRARIES.isEmpty(), "no cuDNN 9: " + noCudnn.getMessage());
             throw noCudnn;
         }
     }

@@ -4,22 +4,14 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
- * What the cuDNN binding does before any device is involved: loading the library, the shapes its graph takes, and
+ * What the cuDNN binding does before any device is involved: the shapes its graph takes, and
  * (where {@code -Dhyserve.cudnn.libraries} names a cuDNN 9) every operation of the attention graph finalized, which
  * checks the binding's constants and attribute types against the real library.
  */
 class CudnnLibraryTest {
-    @Test
-    void aMissingLibraryIsNamedWithWhereItWasLookedFor(@TempDir Path empty) {
-        assertThatThrownBy(() -> new Cudnn(empty)).isInstanceOf(IllegalStateException.class)
-                .hasMessageContaining("libcudnn.so.9").hasMessageContaining(empty.toString());
-    }
-
     @Test
     void shapesOutsideWhatTheGraphTakesAreRefused() {
         assertThatThrownBy(() -> new CudnnAttention.Shape(8, 4, 8, 2, 64))
@@ -32,7 +24,7 @@ class CudnnLibraryTest {
 
     @Test
     void everyOperationOfTheAttentionGraphFinalizesInTheRealLibrary() {
-        assumeTrue(CudnnAttentionTest.LIBRARIES != null, 
+        assumeTrue(!CudnnAttentionTest.LIBRARIES.isEmpty(),
                 "no cuDNN named by -Dhyserve.cudnn.libraries or HYSERVE_CUDNN_LIBRARIES");
         Cudnn cudnn = new Cudnn(CudnnAttentionTest.LIBRARIES);
         for (CudnnAttention.Shape shape : new CudnnAttention.Shape[] {new CudnnAttention.Shape(37, 37, 8, 2, 64),

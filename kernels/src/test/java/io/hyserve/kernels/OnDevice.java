@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.within;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -38,12 +39,12 @@ abstract class OnDevice {
     /**
      * Where a CUDA library that is not part of the driver ({@code cudnn}, {@code cublas}) was said to be: the system
      * property {@code hyserve.<name>.libraries}, else the environment variable {@code HYSERVE_<NAME>_LIBRARIES};
-     * null when neither names one. A named library that fails to load fails its tests instead of skipping them.
+     * empty when neither names a folder. A named library that fails to load fails its tests instead of skipping.
      */
-    static Path libraryDirectory(String name) {
+    static List<Path> libraryPath(String name) {
         String named = System.getProperty("hyserve." + name + ".libraries",
                 System.getenv("HYSERVE_" + name.toUpperCase(java.util.Locale.ROOT) + "_LIBRARIES"));
-        return named == null || named.isBlank() ? null : Path.of(named);
+        return named == null || named.isBlank() ? List.of() : List.of(Path.of(named));
     }
 
     float[] gaussian(int n, float scale) {

@@ -3,6 +3,7 @@ package io.hyserve.launcher;
 import io.hyserve.engine.Engine;
 import io.hyserve.engine.EngineConfig;
 import java.nio.file.Path;
+import java.util.List;
 import picocli.CommandLine.Option;
 
 /** Options shared by the commands that load a model. */
@@ -33,6 +34,12 @@ final class EngineOptions {
     @Option(names = "--no-prefix-caching", description = "Do not reuse cached KV blocks of matching prompt prefixes")
     boolean noPrefixCaching;
 
+    @Option(names = "--cuda-library-path", paramLabel = "DIR[:DIR...]", split = ":",
+            description = "Folders searched first for CUDA libraries that are not part of the driver (cuBLASLt 13 "
+                    + "for cuda-bf16's output projection), e.g. PyTorch's nvidia/cu13/lib (default: the dynamic "
+                    + "loader's path only)")
+    List<Path> cudaLibraryPath = List.of();
+
     @Option(names = "--mapped-weights",
             description = "Read weights in place from the memory-mapped checkpoint instead of copying them into "
                     + "aligned huge-page memory (less RAM, slower)")
@@ -52,7 +59,7 @@ final class EngineOptions {
 
     EngineConfig engineConfig() {
         EngineConfig.Builder config = EngineConfig.builder(modelDirectory(), tokenizerDirectory()).device(device)
-                .prefixCaching(!noPrefixCaching).residentWeights(!mappedWeights);
+                .prefixCaching(!noPrefixCaching).residentWeights(!mappedWeights).cudaLibraryPath(cudaLibraryPath);
         if (threads != null) {
             config.threads(threads);
         }

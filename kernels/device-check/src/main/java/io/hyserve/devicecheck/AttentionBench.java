@@ -6,6 +6,7 @@ import io.hyserve.kernels.Gpu;
 import io.hyserve.kernels.PagedAttentionKernel;
 import java.io.PrintStream;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.SplittableRandom;
 
 /**
@@ -26,11 +27,11 @@ public final class AttentionBench {
 
     public static void main(String[] args) {
         try (Gpu gpu = Gpu.open(0); PagedAttentionKernel kernel = new PagedAttentionKernel(gpu)) {
-            run(gpu, kernel, args.length > 0 ? Path.of(args[0]) : null, System.out);
+            run(gpu, kernel, args.length > 0 ? List.of(Path.of(args[0])) : List.of(), System.out);
         }
     }
 
-    static void run(Gpu gpu, PagedAttentionKernel kernel, Path cudnnLibraries, PrintStream out) {
+    static void run(Gpu gpu, PagedAttentionKernel kernel, List<Path> cudnnLibraries, PrintStream out) {
         double roof = gpu.copyBandwidth(1L << 30, 10);
         out.printf("attention bench: %d heads over %d KV heads of %d, float32 K/V, copy bandwidth %.0f GB/s%n", HEADS,
                 KV_HEADS, HEAD_DIM, roof / 1e9);
@@ -73,7 +74,7 @@ public final class AttentionBench {
     }
 
     /** cuDNN's fused attention on random bf16 Q/K/V of the same shape. */
-    private static double timeCudnn(Gpu gpu, Path libraries, SplittableRandom random, int queries, int keys) {
+    private static double timeCudnn(Gpu gpu, List<Path> libraries, SplittableRandom random, int queries, int keys) {
         short[] q = bf16(random, queries * HEADS * HEAD_DIM);
         short[] kv = bf16(random, keys * KV_HEADS * HEAD_DIM);
         try (CudnnAttention cudnn = new CudnnAttention(gpu, libraries);

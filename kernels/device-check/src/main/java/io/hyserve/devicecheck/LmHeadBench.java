@@ -6,6 +6,7 @@ import io.hyserve.kernels.Gpu;
 import io.hyserve.kernels.MatmulKernel;
 import io.hyserve.kernels.TensorCoreGemm;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.SplittableRandom;
 
 /**
@@ -23,7 +24,7 @@ public final class LmHeadBench {
     private LmHeadBench() {}
 
     public static void main(String[] args) {
-        Path cublasLibraries = args.length > 0 ? Path.of(args[0]) : null;
+        List<Path> cublasLibraries = args.length > 0 ? List.of(Path.of(args[0])) : List.of();
         SplittableRandom random = new SplittableRandom(9);
         try (Gpu gpu = Gpu.open(0)) {
             double roof = gpu.copyBandwidth(1L << 30, 10);
@@ -74,7 +75,7 @@ public final class LmHeadBench {
     }
 
     /** cuBLASLt, or null after a line saying why it cannot be loaded (it is not part of the driver). */
-    private static CublasGemm cublasOrNull(Gpu gpu, Path libraries) {
+    private static CublasGemm cublasOrNull(Gpu gpu, List<Path> libraries) {
         try {
             return new CublasGemm(gpu, libraries);
         } catch (IllegalStateException e) {

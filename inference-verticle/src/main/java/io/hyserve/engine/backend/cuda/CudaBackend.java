@@ -11,6 +11,7 @@ import io.hyserve.engine.backend.Weight;
 import io.hyserve.engine.backend.WeightShape;
 import io.hyserve.engine.load.DType;
 import io.hyserve.engine.load.Tensor;
+import io.hyserve.kernels.CublasGemm;
 import io.hyserve.kernels.DeviceMemory;
 import io.hyserve.kernels.ElementwiseKernel;
 import io.hyserve.kernels.EmbeddingKernel;
@@ -27,6 +28,7 @@ import io.hyserve.kernels.TensorCoreGemm;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -34,6 +36,8 @@ import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The forward pass's operations on an NVIDIA GPU through the kernels module: weights stay as the checkpoint
@@ -47,6 +51,7 @@ import java.util.Set;
  * routed experts as a loop over the step's active experts (the baseline the fused kernel is measured against).
  */
 public final class CudaBackend implements Backend {
+    private static final Logger log = LoggerFactory.getLogger(CudaBackend.class);
     private static final ValueLayout.OfShort HALF = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfFloat FLOAT = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
@@ -68,6 +73,11 @@ public final class CudaBackend implements Backend {
      */
     private final boolean bf16;
     private final TensorCoreGemm tensorCoreGemm;
+    /**
+     * The output projection's product on a bf16 backend (cuBLASLt beats our GEMM past one row on the lm_head);
+     * null on the float32 path, where cuBLASLt 13 is not found, or after it failed once.
+     */
+    private CublasGemm cublas;
     private final List<TensorCoreGemm.Weight> tensorCoreTables = new ArrayList<>();
     /** Per layer (the model's experts array), the experts as each MoE path takes them; null: fused does not apply. */
     private final Map<ExpertWeights[], FusedMoeKernel.Experts> fusedExperts = new IdentityHashMap<>();
@@ -87,9 +97,10 @@ public final class CudaBackend implements Backend {
     private long weightBytesRead;
     private long flops;
 
-    private CudaBackend(Gpu gpu, boolean bf16) {
+    private CudaBackend(Gpu gpu, boolean bf16, List<Path> libraryPath) {
         this.gpu = gpu;
         this.bf16 = bf16;
+        this.cublas = bf16 ? loadCublas(gpu, libraryPath) : null;
         this.embedding = new EmbeddingKernel(gpu);
         this.norm = new RmsNormKernel(gpu);
         this.rope = new RopeQkNormKernel(gpu);
@@ -109,9 +120,20 @@ public final class CudaBackend implements Backend {
      *
      * @param bf16 products with BF16 weights on bf16 tensor cores (activations rounded to bf16 at their input;
      *     the router stays float32); otherwise float32 activations throughout, as the golden logits are checked
+     * @param libraryPath folders searched first for cuBLASLt 13 (the bf16 path's output projection)
      */
-    public static CudaBackend open(int ordinal, boolean bf16) {
-        return new CudaBackend(Gpu.open(ordinal), bf16);
+    public static CudaBackend open(int ordinal, boolean bf16, List<Path> libraryPath) {
+        return new CudaBackend(Gpu.open(ordinal), bf16, libraryPath);
+    }
+
+    private static CublasGemm loadCublas(Gpu gpu, List<Path> libraryPath) {
+        try {
+            return new CublasGemm(gpu, libraryPath);
+        } catch (IllegalStateException unavailable) {
+            log.atInfo().setMessage("cuBLASLt not loaded: the output projection runs on our tensor-core GEMM")
+                    .addKeyValue("reason", unavailable.getMessage()).log();
+            return null;
+        }
     }
 
     @Override
@@ -147,7 +169,11 @@ public final class CudaBackend implements Backend {
             tensorCores = tensorCoreGemm.prepare(memory, rows, cols);
             tensorCoreTables.add(tensorCores);
         }
-        return new CudaWeight(memory, type, rows, cols, (long) rows * cols * dtype.byteSize(), tensorCores);
+        // The output projection (the embedding table when tied) is the widest product of a step.
+        boolean outputProjection = tensor.name().equals("lm_head.weight")
+                || tensor.name().equals("model.embed_tokens.weight");
+        return new CudaWeight(memory, type, rows, cols, (long) rows * cols * dtype.byteSize(), tensorCores,
+                tensorCores != null && outputProjection);
     }
 
     private static float[] widen(MemorySegment data, DType dtype, int n) {
@@ -257,10 +283,30 @@ public final class CudaBackend implements Backend {
         requireShape(o, x.rows(), w.rows());
         weightBytesRead += w.byteSize();
         flops += 2L * x.rows() * w.rows() * w.cols();
+        if (w.viaCublas() && cublas != null && multiplyWithCublas(o, x, w)) {
+            return;
+        }
         if (w.tensorCores() != null) {
             tensorCoreGemm.multiply(o.memory(), x.memory(), w.tensorCores(), x.rows());
         } else {
             matmul.multiply(o.memory(), x.memory(), w.memory(), w.type(), x.rows(), w.rows(), w.cols());
+        }
+    }
+
+    /**
+     * Whether cuBLASLt took the product. A failure (no algorithm that runs every row count the same way, say) is
+     * the same on every step: it is logged once and our GEMM takes over for good.
+     */
+    private boolean multiplyWithCublas(CudaActivations o, CudaActivations x, CudaWeight w) {
+        try {
+            cublas.multiply(o.memory(), x.memory(), w.memory(), x.rows(), w.rows(), w.cols());
+            return true;
+        } catch (RuntimeException e) {
+            log.atWarn().setMessage("cuBLASLt failed on the output projection; our tensor-core GEMM takes it over")
+                    .setCause(e).log();
+            cublas.close();
+            cublas = null;
+            return false;
         }
     }
 
@@ -479,6 +525,9 @@ public final class CudaBackend implements Backend {
         fusedScratch.close();
         fusedExperts.values().stream().filter(java.util.Objects::nonNull).forEach(FusedMoeKernel.Experts::close);
         weights.forEach(DeviceMemory::close);
+        if (cublas != null) {
+            cublas.close();
+        }
         gpu.close();
     }
 

@@ -10,6 +10,7 @@ import io.hyserve.kernels.TensorCoreGemm;
  *
  * @param byteSize bytes of the checkpoint tensor, what bandwidth figures count
  * @param tensorCores how products with it run on bf16 tensor cores, or null for the float32 matmul kernel
+ * @param viaCublas the output projection of a bf16 backend: cuBLASLt's product when the library loaded
  */
 record CudaWeight(DeviceMemory memory, MatmulKernel.WeightType type, int rows, int cols, long byteSize,
-        TensorCoreGemm.Weight tensorCores) implements Weight {}
+        TensorCoreGemm.Weight tensorCores, boolean viaCublas) implements Weight {}
