@@ -78,7 +78,7 @@ if [ "$status" -eq 0 ] || [ "$status" -eq 1 ]; then
         timeout 150 "${bench[@]}" io.hyserve.devicecheck.MoeBench || status=1
     fi
     if [[ $chosen == *" attention "* ]]; then
-        timeout 90 "${bench[@]}" io.hyserve.devicecheck.AttentionBench $cudnn_dir || status=1
+        timeout 90 "${bench[@]}" io.hyserve.devicecheck.AttentionBench $cudnn_dir $cublas_dir || status=1
     fi
     if [[ $chosen == *" lm_head "* ]]; then
         timeout 60 "${bench[@]}" io.hyserve.devicecheck.LmHeadBench $cublas_dir || status=1

@@ -122,8 +122,13 @@ final class Cudnn {
     private final MethodHandle getAttribute;
     private final MethodHandle execute;
 
-    /** Loads cuDNN 9 from the first folder of {@code searchPath} that has it, else the loader's; no device. */
+    /**
+     * Loads cuDNN 9 from the first folder of {@code searchPath} that has it, else the loader's; no device. cuBLASLt
+     * 13 is loaded first the same way: cuDNN opens it by soname for its matmul engines and ends the process when
+     * it cannot, so its absence is reported here instead.
+     */
     Cudnn(List<Path> searchPath) {
+        NativeLibrary.open(searchPath, CublasLt.SONAME);
         NativeLibrary library = NativeLibrary.open(searchPath, SONAME);
         getVersion = library.function("cudnnGetVersion", FunctionDescriptor.of(JAVA_LONG));
         getErrorString = library.function("cudnnGetErrorString", FunctionDescriptor.of(ADDRESS, JAVA_INT));

@@ -15,7 +15,9 @@ import org.junit.jupiter.params.provider.CsvSource;
  * a GPU, and without cuDNN unless that directory was named.
  */
 class CudnnAttentionTest extends OnDevice {
-    static final List<Path> LIBRARIES = libraryPath("cudnn");
+    /** cuDNN's folder, then cuBLASLt's, which cuDNN needs. */
+    static final List<Path> LIBRARIES = libraryPath("cudnn").isEmpty() ? List.of()
+            : java.util.stream.Stream.concat(libraryPath("cudnn").stream(), libraryPath("cublas").stream()).toList();
 
     @ParameterizedTest(name = "{0} queries over {1} keys, {2} heads over {3} of {4}")
     @CsvSource({"37, 37, 8, 2, 64", "16, 100, 8, 8, 128", "200, 713, 16, 2, 80", "1, 300, 4, 1, 64"})

@@ -15,7 +15,7 @@ import java.util.SplittableRandom;
  * (the unique K/V bytes each call must read over its time); a 4096-token causal prefill and a 512-token chunk at
  * the end of a 4096-token prompt in TFLOP/s, beside cuDNN's fused attention on the same shapes (bf16 Q/K/V in
  * contiguous rows, as cuDNN takes them; ours reads float32 K/V through block tables). Usage: {@code java -cp
- * device-tests.jar io.hyserve.devicecheck.AttentionBench [cuDNN library directory]}.
+ * device-tests.jar io.hyserve.devicecheck.AttentionBench [folders of cuDNN 9 and cuBLASLt 13]}.
  */
 public final class AttentionBench {
     private static final int HEADS = 80;
@@ -27,7 +27,7 @@ public final class AttentionBench {
 
     public static void main(String[] args) {
         try (Gpu gpu = Gpu.open(0); PagedAttentionKernel kernel = new PagedAttentionKernel(gpu)) {
-            run(gpu, kernel, args.length > 0 ? List.of(Path.of(args[0])) : List.of(), System.out);
+            run(gpu, kernel, java.util.Arrays.stream(args).map(Path::of).toList(), System.out);
         }
     }
 
