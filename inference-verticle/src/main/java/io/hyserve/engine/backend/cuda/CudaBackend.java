@@ -129,7 +129,7 @@ public final class CudaBackend implements Backend {
     private static CublasGemm loadCublas(Gpu gpu, List<Path> libraryPath) {
         try {
             return new CublasGemm(gpu, libraryPath);
-        } catch (IllegalStateException unavailable) {
+        } catch (RuntimeException unavailable) { // not found, or no handle on this device
             log.atInfo().setMessage("cuBLASLt not loaded: the output projection runs on our tensor-core GEMM")
                     .addKeyValue("reason", unavailable.getMessage()).log();
             return null;
