@@ -6,9 +6,9 @@
 # BF16 fixture on the CUDA backend (and on the CPU backends beside it). Then the benchmarks: the fused MoE at the
 # Hunyuan-Large layer shape against our per-expert loop; paged attention at its shape (decode at 1K-32K positions,
 # a 4K prefill and a 512-token chunk, beside cuDNN's fused attention); our GEMMs and cuBLASLt on its lm_head; the
-# host's cost per launch and per small copy; the same MoE block and lm_head in PyTorch (torch_bench.py, where python3 has torch); decode of the medium synthetic model at batch 1 and
-# 32 on the float32 and bf16 paths against the GPU's copy bandwidth; and the bf16 path's drift from the float32 one
-# (medium model and the BF16 fixture). Exit 0 all passed, 1 a failure, 2 a skip (no usable GPU). Within five
+# host's cost per launch and per small copy; the same MoE block and lm_head in PyTorch (torch_bench.py, where
+# python3 has torch); decode of the medium synthetic model at batch 1 and 32 on the float32 and bf16 paths against
+# the GPU's copy bandwidth; and the bf16 path's drift from the float32 one (medium model and the BF16 fixture). Exit 0 all passed, 1 a failure, 2 a skip (no usable GPU). Within five
 # minutes. Arguments name the benchmarks to run after the tests (moe attention lm_head launch torch decode drift);
 # none runs them all.
 set -uo pipefail
@@ -32,13 +32,14 @@ else
     echo "nvidia-smi not found"
 fi
 # cuDNN 9 and cuBLAS 13 are not part of the driver; on the GPU machine they come with PyTorch's CUDA wheels. Their
-# folders go on LD_LIBRARY_PATH too, since cuDNN opens its engines and NVRTC by soname.
+# folders go to the Java commands (not to PyTorch, which brings its own) as the libraries' search path.
 find_library() { # soname, then a pip wheel that holds it: its folder on stdout, or nothing
     local found
     found="$(ldconfig -p 2>/dev/null | awk -v name="$1" '$1 == name { print $NF }' | head -n 1)"
     if [ -z "$found" ]; then
         local roots=(/usr/local/cuda/lib64 /usr/lib/x86_64-linux-gnu)
         if command -v python3 >/dev/null; then
+            local sites
             read -r -a sites <<<"$(python3 -c 'import site; print(" ".join(site.getsitepackages()))' 2>/dev/null)"
             roots+=("${sites[@]}")
         fi
@@ -58,14 +59,16 @@ cudnn_dir="$(find_library libcudnn.so.9 'nvidia_cudnn_cu13-*.whl')"
 cublas_dir="$(find_library libcublasLt.so.13 'nvidia_cublas-13*.whl')"
 nvrtc_dir="$(find_library libnvrtc.so.13 'nvidia_cuda_nvrtc-13*.whl')"
 echo "cuDNN 9: ${cudnn_dir:-not found}; cuBLASLt 13: ${cublas_dir:-not found}; NVRTC 13: ${nvrtc_dir:-not found}"
+library_dirs=()
 for dir in "$cudnn_dir" "$cublas_dir" "$nvrtc_dir"; do
-    [ -n "$dir" ] && export LD_LIBRARY_PATH="$dir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    [ -n "$dir" ] && library_dirs+=("$dir")
 done
-library_properties=()
-[ -n "$cudnn_dir" ] && library_properties+=(-Dhyserve.cudnn.libraries="$cudnn_dir")
-[ -n "$cublas_dir" ] && library_properties+=(-Dhyserve.cublas.libraries="$cublas_dir")
+library_path="$(IFS=:; echo "${library_dirs[*]+${library_dirs[*]}}")"
+search_path="$library_path${LD_LIBRARY_PATH:+${library_path:+:}$LD_LIBRARY_PATH}"
+java_env=(env "LD_LIBRARY_PATH=$search_path")
+library_properties=(-Dhyserve.cudnn.libraries="$cudnn_dir" -Dhyserve.cublas.libraries="$cublas_dir")
 mkdir -p "$work/tmp"
-java=("$here/runtime/bin/java" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED
+java=("${java_env[@]}" "$here/runtime/bin/java" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED
     -Djava.io.tmpdir="$work/tmp")
 timeout 160 "${java[@]}" "${library_properties[@]}" -Dhyserve.fixtures="$here/fixtures" -Dhyserve.fixtures.models=tiny-hunyuan-moe-bf16 \
     -jar "$here/device-tests.jar"
@@ -78,10 +81,12 @@ if [ "$status" -eq 0 ] || [ "$status" -eq 1 ]; then
         timeout 150 "${bench[@]}" io.hyserve.devicecheck.MoeBench || status=1
     fi
     if [[ $chosen == *" attention "* ]]; then
-        timeout 90 "${bench[@]}" io.hyserve.devicecheck.AttentionBench $cudnn_dir $cublas_dir || status=1
+        timeout 90 "${bench[@]}" io.hyserve.devicecheck.AttentionBench ${library_dirs[@]+"${library_dirs[@]}"} \
+            || status=1
     fi
     if [[ $chosen == *" lm_head "* ]]; then
-        timeout 60 "${bench[@]}" io.hyserve.devicecheck.LmHeadBench $cublas_dir || status=1
+        timeout 60 "${bench[@]}" io.hyserve.devicecheck.LmHeadBench ${library_dirs[@]+"${library_dirs[@]}"} \
+            || status=1
     fi
     if [[ $chosen == *" launch "* ]]; then
         timeout 60 "${bench[@]}" io.hyserve.devicecheck.LaunchBench || status=1

@@ -50,7 +50,7 @@ public record EngineConfig(
         Objects.requireNonNull(modelDirectory, "modelDirectory");
         Objects.requireNonNull(tokenizerDirectory, "tokenizerDirectory");
         Objects.requireNonNull(device, "device");
-        cudaLibraryPath = List.copyOf(cudaLibraryPath);
+        cudaLibraryPath = List.copyOf(Objects.requireNonNull(cudaLibraryPath, "cudaLibraryPath"));
         if (threads <= 0 || kvCacheBytes <= 0 || blockSize <= 0 || maxNumSeqs <= 0 || maxNumBatchedTokens <= 0
                 || maxModelLength < 0 || streamBufferEvents <= 0) {
             throw new IllegalArgumentException("engine limits must be positive: " + this);

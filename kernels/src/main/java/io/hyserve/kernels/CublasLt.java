@@ -164,7 +164,7 @@ final class CublasLt {
         }
     }
 
-    /** The status of {@code cublasLtMatmulAlgoCheck} (0: {@code algo} runs this problem), its details in {@code result}. */
+    /** The status of {@code cublasLtMatmulAlgoCheck} (0: {@code algo} runs this problem); details in {@code result}. */
     int check(MemorySegment handle, MemorySegment desc, MemorySegment a, MemorySegment b, MemorySegment c,
             MemorySegment d, MemorySegment algo, MemorySegment result) {
         try {
@@ -255,7 +255,7 @@ final class CublasLt {
     }
 
     /** A cuBLASLt call that returned an error status. */
-    static final class CublasException extends RuntimeException {
+    static final class CublasException extends IllegalStateException {
         CublasException(String function, int status, String name) {
             super("%s: %s (%d)".formatted(function, name, status));
         }

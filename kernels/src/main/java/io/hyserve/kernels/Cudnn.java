@@ -21,6 +21,8 @@ import java.util.List;
 final class Cudnn {
     /** A shim that opens its sublibraries (graph, engines, heuristics) beside itself when first needed. */
     static final String SONAME = "libcudnn.so.9";
+    /** What cuDNN compiles its run-time engines with, opened by soname like cuBLASLt. */
+    private static final String NVRTC = "libnvrtc.so.13";
 
     // cudnnBackendDescriptorType_t
     static final int POINTWISE_DESCRIPTOR = 0;
@@ -97,6 +99,7 @@ final class Cudnn {
     static final int POINTWISE_DIV = 6;
     static final int POINTWISE_SUB = 9;
     static final int POINTWISE_EXP = 13;
+    static final int POINTWISE_LOG = 15;
     static final int POINTWISE_CMP_GE = 303;
     static final int POINTWISE_GEN_INDEX = 501;
     static final int POINTWISE_BINARY_SELECT = 601;
@@ -106,7 +109,7 @@ final class Cudnn {
     static final int REDUCE_MAX = 3;
 
     // cudnnBackendHeurMode_t
-    static final int HEUR_MODE_INSTANT = 0;
+    static final int HEUR_MODE_FALLBACK = 2;
     static final int HEUR_MODE_A = 3;
 
     private final MethodHandle getVersion;
@@ -129,6 +132,11 @@ final class Cudnn {
      */
     Cudnn(List<Path> searchPath) {
         NativeLibrary.open(searchPath, CublasLt.SONAME);
+        try {
+            NativeLibrary.open(searchPath, NVRTC);
+        } catch (IllegalStateException absent) {
+            // Then cuDNN offers no engine it would compile at run time; the others still run.
+        }
         NativeLibrary library = NativeLibrary.open(searchPath, SONAME);
         getVersion = library.function("cudnnGetVersion", FunctionDescriptor.of(JAVA_LONG));
         getErrorString = library.function("cudnnGetErrorString", FunctionDescriptor.of(ADDRESS, JAVA_INT));
@@ -168,7 +176,11 @@ final class Cudnn {
             MemorySegment out = arena.allocate(ADDRESS);
             check("cudnnCreate", (int) create.invokeExact(out));
             MemorySegment handle = out.get(ADDRESS, 0);
-            check("cudnnSetStream", (int) setStream.invokeExact(handle, stream));
+            int status = (int) setStream.invokeExact(handle, stream);
+            if (status != 0) {
+                destroyHandle(handle);
+                check("cudnnSetStream", status);
+            }
             return handle;
         } catch (CudnnException e) {
             throw e;
@@ -298,12 +310,9 @@ final class Cudnn {
     }
 
     /** A cuDNN call that returned an error status. */
-    static final class CudnnException extends RuntimeException {
-        final int status;
-
+    static final class CudnnException extends IllegalStateException {
         CudnnException(String function, int status, String name, String detail) {
             super("%s: %s (%d)%s".formatted(function, name, status, detail.isBlank() ? "" : ": " + detail.strip()));
-            this.status = status;
         }
     }
 }

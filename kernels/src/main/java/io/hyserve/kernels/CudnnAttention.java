@@ -15,8 +15,13 @@ import java.util.Map;
  * Causal GQA attention of a prefill chunk through cuDNN 9's fused scaled-dot-product attention: the graph
  * {@code softmax(mask(scale · Q·Kᵀ))·V} that cuDNN's flash-attention engines take whole. Q, K, V and the output
  * are bf16, rows of tokens with the heads side by side; the chunk's queries are the last positions of the keys
- * (the mask is aligned bottom-right), so a later chunk of a prompt attends to everything before it. One execution
- * plan per shape, built on first use. Not thread-safe: the device's worker thread calls it.
+ * (the mask is aligned bottom-right), so a later chunk of a prompt attends to everything before it. The graph has
+ * the layout cuDNN's own frontend gives it (the softmax statistics branch, the probabilities in bf16 for the second
+ * product, the bottom-right shift as an add then a subtract), which is what its engines match.
+ *
+ * <p>One execution plan per exact shape, built on first use (heuristics, and perhaps a run-time compile): right for
+ * a benchmark or a fixed chunk size; a serving path with every prompt length would need cuDNN's dynamic shapes.
+ * Not thread-safe: the device's worker thread calls it.
  */
 public final class CudnnAttention implements AutoCloseable {
     private static final long Q = 1;
@@ -25,8 +30,8 @@ public final class CudnnAttention implements AutoCloseable {
     private static final long O = 4;
     private static final long SCALE = 5;
     private static final long MASKED = 6;
-    private static final long ROW_OFFSET = 7;
-    private static final long[] UIDS = {Q, K, V, O, SCALE, MASKED, ROW_OFFSET};
+    private static final long KEYS = 7;
+    private static final long QUERIES = 8;
     private static final int ALIGNMENT = 16;
     private static final int MAX_HEAD_DIM = 256;
 
@@ -39,12 +44,25 @@ public final class CudnnAttention implements AutoCloseable {
     /** A chunk of {@code queries} tokens attending to {@code keys} positions, the chunk's own last. */
     public record Shape(int queries, int keys, int heads, int kvHeads, int headDim) {
         public Shape {
-            if (queries < 1 || keys < queries || heads % Math.max(1, kvHeads) != 0 || kvHeads < 1
+            if (queries < 1 || keys < queries || heads < 1 || kvHeads < 1 || heads % kvHeads != 0 || headDim < 8
                     || headDim % 8 != 0 || headDim > MAX_HEAD_DIM) {
-                throw new IllegalArgumentException(("%d queries over %d keys, %d heads over %d KV heads of %d: cuDNN "
-                        + "attention takes keys ≥ queries ≥ 1, whole head groups and a head size that is a multiple "
-                        + "of 8 up to %d").formatted(queries, keys, heads, kvHeads, headDim, MAX_HEAD_DIM));
+                throw new IllegalArgumentException(("%d queries over %d keys, %d heads over %d KV heads of %d: "
+                        + "cuDNN attention takes keys ≥ queries ≥ 1, whole head groups and a head size that is a "
+                        + "multiple of 8 up to %d").formatted(queries, keys, heads, kvHeads, headDim, MAX_HEAD_DIM));
             }
+        }
+
+        /** Whether the mask needs shifting: the chunk does not start the sequence. */
+        boolean bottomRight() {
+            return keys > queries;
+        }
+
+        long queryBytes() {
+            return 2L * queries * heads * headDim;
+        }
+
+        long keyBytes() {
+            return 2L * keys * kvHeads * headDim;
         }
     }
 
@@ -57,6 +75,12 @@ public final class CudnnAttention implements AutoCloseable {
     public CudnnAttention(Gpu gpu, List<Path> libraryPath) {
         this.gpu = gpu;
         this.cudnn = new Cudnn(libraryPath);
+        long version = cudnn.version();
+        // As cuDNN's frontend: bottom-right masks on any length from 9.6; bf16 attention broken in 9.10.0 and 9.10.1.
+        if (version < 90_600 || version == 91_000 || version == 91_001) {
+            throw new IllegalStateException("cuDNN %d: fused attention here needs 9.6 or later, not 9.10.0 or 9.10.1"
+                    .formatted(version));
+        }
         gpu.bind();
         this.handle = cudnn.createHandle(gpu.streamHandle());
     }
@@ -75,24 +99,32 @@ public final class CudnnAttention implements AutoCloseable {
      * @param v (keys, kvHeads × headDim) bf16
      */
     public void prefill(DeviceMemory out, DeviceMemory q, DeviceMemory k, DeviceMemory v, Shape shape) {
+        requireHolds(out, shape.queryBytes(), "out");
+        requireHolds(q, shape.queryBytes(), "q");
+        requireHolds(k, shape.keyBytes(), "k");
+        requireHolds(v, shape.keyBytes(), "v");
         gpu.bind();
         Plan plan = plans.computeIfAbsent(shape, this::build);
         if (plan.workspaceBytes() > 0) {
             workspace = gpu.reserve(workspace, plan.workspaceBytes());
         }
         try (Arena call = Arena.ofConfined()) {
-            // The by-value scalars (scale, masked-score value, row offset) are host memory that cuDNN reads while it
-            // queues the kernels, so the call's memory may go once execute returns.
-            MemorySegment scalars = call.allocate(12, 4);
+            // The by-value scalars (scale, masked-score value, key and query counts) are host memory that cuDNN reads
+            // while it queues the kernels, so the call's memory may go once execute returns.
+            MemorySegment scalars = call.allocate(16, 4);
             scalars.set(ValueLayout.JAVA_FLOAT, 0, (float) (1.0 / Math.sqrt(shape.headDim())));
             scalars.set(ValueLayout.JAVA_FLOAT, 4, -Float.MAX_VALUE);
-            scalars.set(ValueLayout.JAVA_INT, 8, shape.keys() - shape.queries());
+            scalars.set(ValueLayout.JAVA_INT, 8, shape.keys());
+            scalars.set(ValueLayout.JAVA_INT, 12, shape.queries());
+            long[] uids = shape.bottomRight() ? new long[] {Q, K, V, O, SCALE, MASKED, KEYS, QUERIES}
+                    : new long[] {Q, K, V, O, SCALE, MASKED};
+            MemorySegment[] data = {device(q), device(k), device(v), device(out), scalars.asSlice(0, 4),
+                scalars.asSlice(4, 4), scalars.asSlice(8, 4), scalars.asSlice(12, 4)};
             MemorySegment pack = cudnn.createDescriptor(VARIANT_PACK_DESCRIPTOR);
             try {
-                cudnn.set(pack, ATTR_VARIANT_PACK_UNIQUE_IDS, TYPE_INT64, UIDS.length, longs(call, UIDS));
-                cudnn.set(pack, ATTR_VARIANT_PACK_DATA_POINTERS, TYPE_VOID_PTR, UIDS.length, pointers(call,
-                        device(q), device(k), device(v), device(out), scalars, scalars.asSlice(4),
-                        scalars.asSlice(8)));
+                cudnn.set(pack, ATTR_VARIANT_PACK_UNIQUE_IDS, TYPE_INT64, uids.length, longs(call, uids));
+                cudnn.set(pack, ATTR_VARIANT_PACK_DATA_POINTERS, TYPE_VOID_PTR, uids.length,
+                        pointers(call, java.util.Arrays.copyOf(data, uids.length)));
                 cudnn.set(pack, ATTR_VARIANT_PACK_WORKSPACE, TYPE_VOID_PTR, 1, pointers(call,
                         plan.workspaceBytes() > 0 ? device(workspace) : MemorySegment.NULL));
                 cudnn.finalizeDescriptor(pack, "variant pack");
@@ -105,6 +137,12 @@ public final class CudnnAttention implements AutoCloseable {
 
     private static MemorySegment device(DeviceMemory memory) {
         return MemorySegment.ofAddress(memory.address());
+    }
+
+    private static void requireHolds(DeviceMemory memory, long bytes, String what) {
+        if (memory.bytes() < bytes) {
+            throw new IllegalArgumentException("%s holds %d bytes, %d needed".formatted(what, memory.bytes(), bytes));
+        }
     }
 
     /** The graph for one shape, and the first engine configuration cuDNN's heuristics offer that finalizes. */
@@ -161,9 +199,9 @@ public final class CudnnAttention implements AutoCloseable {
             MemorySegment s = pointwise(POINTWISE_MUL, DATA_FLOAT, matmul(q, kt, scores), scale, scores,
                     DATA_FLOAT);
             MemorySegment row = index(s, 2, scores);
-            if (sk > sq) {
-                row = pointwise(POINTWISE_ADD, DATA_INT32, row, scalar(ROW_OFFSET, DATA_INT32), scores,
-                        DATA_INT32);
+            if (shape.bottomRight()) {
+                row = pointwise(POINTWISE_ADD, DATA_INT32, row, scalar(KEYS, DATA_INT32), scores, DATA_INT32);
+                row = pointwise(POINTWISE_SUB, DATA_INT32, row, scalar(QUERIES, DATA_INT32), scores, DATA_INT32);
             }
             MemorySegment visible = pointwise(POINTWISE_CMP_GE, DATA_BOOLEAN, row, index(s, 3, scores),
                     scores, DATA_BOOLEAN);
@@ -171,8 +209,11 @@ public final class CudnnAttention implements AutoCloseable {
             MemorySegment max = reduce(REDUCE_MAX, causal, perRow);
             MemorySegment shifted = pointwise(POINTWISE_SUB, DATA_FLOAT, causal, max, scores, DATA_FLOAT);
             MemorySegment exp = pointwise(POINTWISE_EXP, DATA_FLOAT, shifted, null, scores, DATA_FLOAT);
-            MemorySegment probabilities = pointwise(POINTWISE_DIV, DATA_FLOAT, exp,
-                    reduce(REDUCE_ADD, exp, perRow), scores, DATA_FLOAT);
+            MemorySegment sum = reduce(REDUCE_ADD, exp, perRow);
+            // The statistics (log-sum-exp) stay virtual, unread, but are part of the pattern the engines match.
+            pointwise(POINTWISE_ADD, DATA_FLOAT, pointwise(POINTWISE_LOG, DATA_FLOAT, sum, null, perRow, DATA_FLOAT),
+                    max, perRow, DATA_FLOAT);
+            MemorySegment probabilities = pointwise(POINTWISE_DIV, DATA_FLOAT, exp, sum, scores, DATA_BFLOAT16);
             matmulInto(probabilities, v, o);
         }
 
@@ -326,20 +367,31 @@ public final class CudnnAttention implements AutoCloseable {
                         pointers(values, operations.toArray(MemorySegment[]::new)));
                 cudnn.finalizeDescriptor(graph, "operation graph");
                 String refusal = "the heuristics offered no engine configuration";
-                for (int mode : new int[] {HEUR_MODE_A, HEUR_MODE_INSTANT}) {
-                    for (MemorySegment config : configurations(graph, mode)) {
+                for (int mode : new int[] {HEUR_MODE_A, HEUR_MODE_FALLBACK}) {
+                    List<MemorySegment> configs;
+                    try {
+                        configs = configurations(graph, mode);
+                    } catch (Cudnn.CudnnException noHeuristics) {
+                        refusal = noHeuristics.getMessage();
+                        continue;
+                    }
+                    for (MemorySegment config : configs) {
                         MemorySegment plan = cudnn.createDescriptor(EXECUTION_PLAN_DESCRIPTOR);
-                        cudnn.set(plan, ATTR_EXECUTION_PLAN_HANDLE, TYPE_HANDLE, 1, handlePointer);
-                        cudnn.set(plan, ATTR_EXECUTION_PLAN_ENGINE_CONFIG, TYPE_BACKEND_DESCRIPTOR, 1,
-                                pointers(values, config));
-                        String refused = cudnn.tryFinalize(plan);
-                        if (refused == null) {
-                            MemorySegment bytes = values.allocate(ValueLayout.JAVA_LONG);
-                            cudnn.get(plan, ATTR_EXECUTION_PLAN_WORKSPACE_SIZE, TYPE_INT64, 1, bytes);
-                            descriptors.add(plan);
-                            return new Plan(plan, bytes.get(ValueLayout.JAVA_LONG, 0), List.copyOf(descriptors));
+                        try {
+                            cudnn.set(plan, ATTR_EXECUTION_PLAN_HANDLE, TYPE_HANDLE, 1, handlePointer);
+                            cudnn.set(plan, ATTR_EXECUTION_PLAN_ENGINE_CONFIG, TYPE_BACKEND_DESCRIPTOR, 1,
+                                    pointers(values, config));
+                            refusal = cudnn.tryFinalize(plan);
+                            if (refusal == null) {
+                                MemorySegment bytes = values.allocate(ValueLayout.JAVA_LONG);
+                                cudnn.get(plan, ATTR_EXECUTION_PLAN_WORKSPACE_SIZE, TYPE_INT64, 1, bytes);
+                                descriptors.add(plan);
+                                return new Plan(plan, bytes.get(ValueLayout.JAVA_LONG, 0), List.copyOf(descriptors));
+                            }
+                        } catch (RuntimeException e) {
+                            cudnn.destroyDescriptor(plan);
+                            throw e;
                         }
-                        refusal = refused;
                         cudnn.destroyDescriptor(plan);
                     }
                 }

@@ -26,8 +26,8 @@ final class NativeLibrary {
 
     /**
      * Opens {@code soname} from the first folder of {@code searchPath} that holds it, else through the dynamic
-     * loader. The libraries bound here find what they open themselves (cuDNN's sublibraries) beside their own file,
-     * so a folder needs nothing else on the loader's path.
+     * loader. A library found this way also answers a later open of its soname from native code (cuDNN opening
+     * cuBLASLt), and cuDNN finds its own sublibraries beside its file.
      *
      * @throws IllegalStateException naming the library and where it was looked for
      */
@@ -39,8 +39,8 @@ final class NativeLibrary {
                     : SymbolLookup.libraryLookup(file, Arena.global());
             return new NativeLibrary(soname, symbols);
         } catch (IllegalArgumentException e) {
-            String where = file != null ? "from " + file
-                    : (searchPath.isEmpty() ? "" : "not in " + searchPath + "; ") + "searched on the dynamic loader's path";
+            String where = file != null ? "from " + file : (searchPath.isEmpty() ? "" : "not in " + searchPath + "; ")
+                    + "searched on the dynamic loader's path";
             throw new IllegalStateException("%s could not be loaded (%s): %s".formatted(soname, where,
                     e.getMessage()), e);
         }

@@ -12,8 +12,10 @@ import java.lang.foreign.MemorySegment;
 import org.junit.jupiter.api.Test;
 
 /**
- * What the cuBLASLt binding does before any device is involved: the sizes of the structures it shares with C, and (where {@code -Dhyserve.cublas.libraries} names a cuBLASLt 13) the descriptors and algorithm
- * settings of {@link CublasGemm} accepted by the real library, which checks every attribute's size and type.
+ * What the cuBLASLt binding does before any device is involved: the sizes of the structures it shares with C, and
+ * (where {@code -Dhyserve.cublas.libraries} or {@code HYSERVE_CUBLAS_LIBRARIES} names a cuBLASLt 13) the descriptors
+ * and algorithm settings of {@link CublasGemm} accepted by the real library, which checks every attribute's size and
+ * type.
  */
 class CublasLibraryTest {
     @Test

@@ -7,9 +7,9 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import org.junit.jupiter.api.Test;
 
 /**
- * What the cuDNN binding does before any device is involved: the shapes its graph takes, and
- * (where {@code -Dhyserve.cudnn.libraries} names a cuDNN 9) every operation of the attention graph finalized, which
- * checks the binding's constants and attribute types against the real library.
+ * What the cuDNN binding does before any device is involved: the shapes its graph takes, and (where
+ * {@code -Dhyserve.cudnn.libraries} or {@code HYSERVE_CUDNN_LIBRARIES} names a cuDNN 9) every operation of the
+ * attention graph finalized, which checks the binding's constants and attribute types against the real library.
  */
 class CudnnLibraryTest {
     @Test
@@ -30,8 +30,9 @@ class CudnnLibraryTest {
         for (CudnnAttention.Shape shape : new CudnnAttention.Shape[] {new CudnnAttention.Shape(37, 37, 8, 2, 64),
             new CudnnAttention.Shape(16, 100, 80, 8, 128)}) {
             CudnnAttention.Graph graph = CudnnAttention.Graph.attention(cudnn, shape);
-            // Two products, the scale, two indices (and the offset), the comparison, the select, softmax's five.
-            assertThat(graph.operations()).isEqualTo(shape.keys() > shape.queries() ? 13 : 12);
+            // Two products, the scale, two indices (shifted by an add and a subtract when bottom-right), the
+            // comparison, the select, softmax's five and its statistics' two.
+            assertThat(graph.operations()).isEqualTo(shape.bottomRight() ? 16 : 14);
             graph.discard();
         }
     }

@@ -58,10 +58,11 @@ final class BenchCommand implements Callable<Integer> {
             out.printf("decode / bandwidth             %.1f %% of the triad, %.1f %% of the read-only figure%n",
                     100 * r.decode().bandwidthFraction(), 100 * r.decode().fractionOf(r.readBytesPerSecond()));
         }
-        out.printf("%nconcurrency  output tok/s  seqs/step  tokens/step  bound s  actual s  of bound"
-                + "  prompt steps  decode steps%n");
+        out.printf("%nconcurrency  output tok/s  seqs/step  tokens/step  bound s  actual s  of bound  %16s  %16s%n",
+                "prompt steps", "decode steps");
         for (ModelBench.Load load : r.loads()) {
-            out.printf("%11d  %12.1f  %9.1f  %11.1f  %7.2f  %8.2f  %6.1f %%  %5.1f %% of %4.2f s  %5.1f %% of %4.2f s%n",
+            out.printf("%11d  %12.1f  %9.1f  %11.1f  %7.2f  %8.2f  %6.1f %%  %5.1f %% of %4.2f s"
+                    + "  %5.1f %% of %4.2f s%n",
                     load.concurrency(), load.outputTokensPerSecond(), load.meanSequencesPerStep(),
                     load.meanTokensPerStep(), load.boundSeconds(), load.stepSeconds(), 100 * load.fractionOfBound(),
                     100 * load.prefillSteps().fraction(), load.prefillSteps().seconds(),

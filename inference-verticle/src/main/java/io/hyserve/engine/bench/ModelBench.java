@@ -151,7 +151,8 @@ public final class ModelBench {
         long sequences = 0;
         long tokens = 0;
         for (StepStats step : steps) {
-            int phase = step.tokens() > step.sequences() ? 0 : 1; // a step with more tokens than sequences prefills
+            // More tokens than sequences: the step carries prompt chunks (one of a single token goes uncounted).
+            int phase = step.tokens() > step.sequences() ? 0 : 1;
             bound[phase] += Math.max(step.weightBytes() / triad, step.flops() / peak);
             actual[phase] += step.nanos() / 1e9;
             sequences += step.sequences();

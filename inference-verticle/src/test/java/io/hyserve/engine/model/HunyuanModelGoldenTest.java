@@ -73,7 +73,8 @@ class HunyuanModelGoldenTest {
                 case "cpu-vector" -> CpuBackend.vector(2);
                 case "cpu-vector-resident" -> CpuBackend.vector(2, true); // BF16 weights packed for the tiles
                 case "cpu-scalar" -> CpuBackend.scalar(2);
-                default -> CudaBackend.open(0, false, java.util.List.of()); // float32 activations, as the goldens require
+                // float32 activations, as the goldens require
+                default -> CudaBackend.open(0, false, java.util.List.of());
             };
             backends.add(backend);
             return HunyuanModel.load(Fixtures.model(name), backend, LoadProgress.NONE);

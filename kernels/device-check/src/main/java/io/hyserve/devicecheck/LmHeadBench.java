@@ -14,8 +14,8 @@ import java.util.SplittableRandom;
  * activations) for 1, 32 and 256 rows: the float32 warp-per-row matmul, the bf16 tensor-core GEMM and cuBLASLt's
  * bf16 GEMM with its one pinned algorithm, the weight bytes read over their time against the copy bandwidth, to set
  * beside cuBLAS through PyTorch on the same shape (torch_bench.py). Usage:
- * {@code java -cp device-tests.jar io.hyserve.devicecheck.LmHeadBench [directory of libcublasLt.so.13]}; without
- * one the dynamic loader's path is searched, and without cuBLASLt the line says so.
+ * {@code java -cp device-tests.jar io.hyserve.devicecheck.LmHeadBench [folders to look for libcublasLt.so.13 in]};
+ * the dynamic loader's path after them, and without cuBLASLt the line says so.
  */
 public final class LmHeadBench {
     private static final int VOCAB = 128_512;
@@ -24,7 +24,7 @@ public final class LmHeadBench {
     private LmHeadBench() {}
 
     public static void main(String[] args) {
-        List<Path> cublasLibraries = args.length > 0 ? List.of(Path.of(args[0])) : List.of();
+        List<Path> cublasLibraries = java.util.Arrays.stream(args).map(Path::of).toList();
         SplittableRandom random = new SplittableRandom(9);
         try (Gpu gpu = Gpu.open(0)) {
             double roof = gpu.copyBandwidth(1L << 30, 10);
@@ -43,7 +43,7 @@ public final class LmHeadBench {
                 }
                 if (cublas != null) {
                     System.out.printf("lm_head bench: cuBLASLt runs %s for every row count%n",
-                            cublas.algorithm(VOCAB, HIDDEN));
+                            cublasFigure(() -> cublas.algorithm(VOCAB, HIDDEN)));
                 }
                 for (int tokens : new int[] {1, 32, 256}) {
                     float[] in = new float[tokens * HIDDEN];
@@ -58,12 +58,11 @@ public final class LmHeadBench {
                         try (TensorCoreGemm.Weight prepared = gemm.prepare(weight, VOCAB, HIDDEN)) {
                             tensorCores = medianMillis(gpu, () -> gemm.multiply(out, x, prepared, tokens));
                         }
-                        String cublasFigure = "cuBLASLt not run";
-                        if (cublas != null) {
+                        String cublasFigure = cublas == null ? "cuBLASLt not run" : cublasFigure(() -> {
                             double lt = medianMillis(gpu, () -> cublas.multiply(out, x, weight, tokens, VOCAB, HIDDEN));
-                            cublasFigure = "cuBLASLt GEMM %.3f ms (%.0f %%)".formatted(lt,
+                            return "cuBLASLt GEMM %.3f ms (%.0f %%)".formatted(lt,
                                     100 * weightBytes / (lt / 1e3) / roof);
-                        }
+                        });
                         System.out.printf("lm_head bench: tokens %d: float32 matmul %.3f ms (%.0f %% of the copy "
                                 + "bandwidth), bf16 tensor-core GEMM %.3f ms (%.0f %%), %s; copy bandwidth %.0f "
                                 + "GB/s%n", tokens, warp, 100 * weightBytes / (warp / 1e3) / roof, tensorCores,
@@ -74,11 +73,20 @@ public final class LmHeadBench {
         }
     }
 
+    /** A cuBLASLt figure, or why there is none: its failure must not cost the other columns. */
+    private static String cublasFigure(java.util.function.Supplier<String> figure) {
+        try {
+            return figure.get();
+        } catch (RuntimeException e) {
+            return "cuBLASLt failed: " + e.getMessage();
+        }
+    }
+
     /** cuBLASLt, or null after a line saying why it cannot be loaded (it is not part of the driver). */
     private static CublasGemm cublasOrNull(Gpu gpu, List<Path> libraries) {
         try {
             return new CublasGemm(gpu, libraries);
-        } catch (IllegalStateException e) {
+        } catch (RuntimeException e) {
             System.out.println("lm_head bench: cuBLASLt not run: " + e.getMessage());
             return null;
         }

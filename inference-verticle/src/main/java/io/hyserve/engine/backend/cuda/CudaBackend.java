@@ -46,7 +46,8 @@ import org.slf4j.LoggerFactory;
  * rotary tables, step layouts, routing decisions) cross in small synchronous copies.
  *
  * <p>With {@code cuda-bf16}, products with BF16 weights run on bf16 tensor cores: routed experts through the fused
- * grouped-GEMM kernel, the other projections (the router excepted) through the tensor-core GEMM. With {@code cuda}
+ * grouped-GEMM kernel, the output projection through cuBLASLt when it loads, the other projections (the router
+ * excepted) through the tensor-core GEMM. With {@code cuda}
  * activations stay float32 throughout (what the golden logits are checked on): the warp-per-row matmul, and the
  * routed experts as a loop over the step's active experts (the baseline the fused kernel is measured against).
  */
@@ -74,8 +75,9 @@ public final class CudaBackend implements Backend {
     private final boolean bf16;
     private final TensorCoreGemm tensorCoreGemm;
     /**
-     * The output projection's product on a bf16 backend (cuBLASLt beats our GEMM past one row on the lm_head);
-     * null on the float32 path, where cuBLASLt 13 is not found, or after it failed once.
+     * The output projection's product on a bf16 backend: cuBLAS beat our GEMM on the lm_head at 1, 32 and 256 rows
+     * (through PyTorch, choosing its algorithm per row count; ours pins one). Null on the float32 path, where
+     * cuBLASLt 13 is not found, or after it failed once.
      */
     private CublasGemm cublas;
     private final List<TensorCoreGemm.Weight> tensorCoreTables = new ArrayList<>();
@@ -138,7 +140,8 @@ public final class CudaBackend implements Backend {
 
     @Override
     public String name() {
-        return "cuda (" + gpu.name() + (bf16 ? ", bf16 tensor cores)" : ", float32)");
+        return "cuda (" + gpu.name() + (!bf16 ? ", float32)"
+                : cublas != null ? ", bf16 tensor cores, cuBLASLt output projection)" : ", bf16 tensor cores)");
     }
 
     @Override
@@ -294,8 +297,8 @@ public final class CudaBackend implements Backend {
     }
 
     /**
-     * Whether cuBLASLt took the product. A failure (no algorithm that runs every row count the same way, say) is
-     * the same on every step: it is logged once and our GEMM takes over for good.
+     * Whether cuBLASLt took the product. A failure (its pinned algorithm refusing a row count first seen now, say)
+     * is logged and our GEMM takes the product from then on: outputs from that step on carry its rounding instead.
      */
     private boolean multiplyWithCublas(CudaActivations o, CudaActivations x, CudaWeight w) {
         try {
@@ -304,8 +307,11 @@ public final class CudaBackend implements Backend {
         } catch (RuntimeException e) {
             log.atWarn().setMessage("cuBLASLt failed on the output projection; our tensor-core GEMM takes it over")
                     .setCause(e).log();
-            cublas.close();
-            cublas = null;
+            try {
+                cublas.close();
+            } finally {
+                cublas = null;
+            }
             return false;
         }
     }
