@@ -23,4 +23,15 @@ class EngineOptionsTest {
         new CommandLine(command).parseArgs("--prompt", "x");
         assertThat(command.engine.engineConfig().cudaLibraryPath()).isEmpty();
     }
+
+    @Test
+    void aValueFromTheEnvironmentOrTheConfigFileIsSplitTheSameWay() {
+        ServeCommand command = new ServeCommand();
+        // What ServeDefaults answers for HYSERVE_CUDA_LIBRARY_PATH or cuda-library-path= in the HYSERVE_CONFIG file.
+        new CommandLine(command).setDefaultValueProvider(option -> option instanceof CommandLine.Model.OptionSpec o
+                && o.longestName().equals("--cuda-library-path") ? "/a/lib:/b/lib" : option.defaultValue())
+                .parseArgs();
+        assertThat(command.engine.engineConfig().cudaLibraryPath())
+                .containsExactly(Path.of("/a/lib"), Path.of("/b/lib"));
+    }
 }
