@@ -226,29 +226,15 @@ final class CublasLt {
         }
     }
 
-    private interface Call {
-        int invoke() throws Throwable;
+    private MemorySegment created(String function, NativeLibrary.Create create) {
+        return NativeLibrary.created(function, create, this::check);
     }
 
-    private interface Create {
-        int invoke(MemorySegment out) throws Throwable;
+    private void call(String function, NativeLibrary.Call call) {
+        check(function, NativeLibrary.status(function, call));
     }
 
-    private MemorySegment created(String function, Create create) {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment out = arena.allocate(ADDRESS);
-            call(function, () -> create.invoke(out));
-            return out.get(ADDRESS, 0);
-        }
-    }
-
-    private void call(String function, Call call) {
-        int status;
-        try {
-            status = call.invoke();
-        } catch (Throwable e) {
-            throw new IllegalStateException(function + " could not be called", e);
-        }
+    private void check(String function, int status) {
         if (status != 0) {
             throw new CublasException(function, status, statusName(status));
         }

@@ -172,21 +172,14 @@ final class Cudnn {
 
     /** A handle bound to the current context whose work goes on {@code stream}. */
     MemorySegment createHandle(MemorySegment stream) {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment out = arena.allocate(ADDRESS);
-            check("cudnnCreate", (int) create.invokeExact(out));
-            MemorySegment handle = out.get(ADDRESS, 0);
-            int status = (int) setStream.invokeExact(handle, stream);
-            if (status != 0) {
-                destroyHandle(handle);
-                check("cudnnSetStream", status);
-            }
-            return handle;
-        } catch (CudnnException e) {
+        MemorySegment handle = NativeLibrary.created("cudnnCreate", out -> (int) create.invokeExact(out), this::check);
+        try {
+            call("cudnnSetStream", () -> (int) setStream.invokeExact(handle, stream));
+        } catch (RuntimeException e) {
+            destroyHandle(handle);
             throw e;
-        } catch (Throwable e) {
-            throw new IllegalStateException("cudnnCreate", e);
         }
+        return handle;
     }
 
     void destroyHandle(MemorySegment handle) {
@@ -194,15 +187,8 @@ final class Cudnn {
     }
 
     MemorySegment createDescriptor(int type) {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment out = arena.allocate(ADDRESS);
-            check("cudnnBackendCreateDescriptor(" + type + ")", (int) createDescriptor.invokeExact(type, out));
-            return out.get(ADDRESS, 0);
-        } catch (CudnnException e) {
-            throw e;
-        } catch (Throwable e) {
-            throw new IllegalStateException("cudnnBackendCreateDescriptor", e);
-        }
+        return NativeLibrary.created("cudnnBackendCreateDescriptor(" + type + ")",
+                out -> (int) createDescriptor.invokeExact(type, out), this::check);
     }
 
     void destroyDescriptor(MemorySegment descriptor) {
@@ -218,12 +204,8 @@ final class Cudnn {
      * this graph, say).
      */
     String tryFinalize(MemorySegment descriptor) {
-        int status;
-        try {
-            status = (int) finalizeDescriptor.invokeExact(descriptor);
-        } catch (Throwable e) {
-            throw new IllegalStateException("cudnnBackendFinalize", e);
-        }
+        int status = NativeLibrary.status("cudnnBackendFinalize",
+                () -> (int) finalizeDescriptor.invokeExact(descriptor));
         return status == 0 ? null : new CudnnException("cudnnBackendFinalize", status, errorString(status),
                 lastError()).getMessage();
     }
@@ -269,18 +251,8 @@ final class Cudnn {
         return array;
     }
 
-    private interface Call {
-        int invoke() throws Throwable;
-    }
-
-    private void call(String function, Call call) {
-        int status;
-        try {
-            status = call.invoke();
-        } catch (Throwable e) {
-            throw new IllegalStateException(function + " could not be called", e);
-        }
-        check(function, status);
+    private void call(String function, NativeLibrary.Call call) {
+        check(function, NativeLibrary.status(function, call));
     }
 
     private void check(String function, int status) {

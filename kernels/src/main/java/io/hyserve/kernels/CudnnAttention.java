@@ -290,39 +290,36 @@ public final class CudnnAttention implements AutoCloseable {
 
         /** {@code y = x (mode) b}, b null for a unary mode; y a new intermediate of {@code dataType}. */
         MemorySegment pointwise(int mode, int precision, MemorySegment x, MemorySegment b, long[] dims, int dataType) {
-            MemorySegment y = intermediate(dataType, dims);
-            MemorySegment op = create(OPERATION_POINTWISE_DESCRIPTOR);
-            link(op, ATTR_OPERATION_POINTWISE_PW_DESCRIPTOR, mode(mode, precision, -1));
-            link(op, ATTR_OPERATION_POINTWISE_XDESC, x);
-            if (b != null) {
-                link(op, ATTR_OPERATION_POINTWISE_BDESC, b);
-            }
-            link(op, ATTR_OPERATION_POINTWISE_YDESC, y);
-            operation(op, "pointwise mode " + mode);
-            return y;
+            return pointwiseOperation(mode(mode, precision, -1), x, b, null, dims, dataType, "pointwise mode " + mode);
         }
 
         /** Each element's index along {@code axis} of {@code shapeOf}. */
         MemorySegment index(MemorySegment shapeOf, long axis, long[] dims) {
-            MemorySegment y = intermediate(DATA_INT32, dims);
-            MemorySegment op = create(OPERATION_POINTWISE_DESCRIPTOR);
-            link(op, ATTR_OPERATION_POINTWISE_PW_DESCRIPTOR, mode(POINTWISE_GEN_INDEX, DATA_INT32, axis));
-            link(op, ATTR_OPERATION_POINTWISE_XDESC, shapeOf);
-            link(op, ATTR_OPERATION_POINTWISE_YDESC, y);
-            operation(op, "index along " + axis);
-            return y;
+            return pointwiseOperation(mode(POINTWISE_GEN_INDEX, DATA_INT32, axis), shapeOf, null, null, dims,
+                    DATA_INT32, "index along " + axis);
         }
 
         /** {@code y = keep ? x : otherwise}. */
         MemorySegment select(MemorySegment x, MemorySegment otherwise, MemorySegment keep, long[] dims) {
-            MemorySegment y = intermediate(DATA_FLOAT, dims);
+            return pointwiseOperation(mode(POINTWISE_BINARY_SELECT, DATA_FLOAT, -1), x, otherwise, keep, dims,
+                    DATA_FLOAT, "select");
+        }
+
+        /** A pointwise operation of {@code x} (and {@code b}, {@code t} when given) into a new intermediate. */
+        private MemorySegment pointwiseOperation(MemorySegment mode, MemorySegment x, MemorySegment b, MemorySegment t,
+                long[] dims, int dataType, String what) {
+            MemorySegment y = intermediate(dataType, dims);
             MemorySegment op = create(OPERATION_POINTWISE_DESCRIPTOR);
-            link(op, ATTR_OPERATION_POINTWISE_PW_DESCRIPTOR, mode(POINTWISE_BINARY_SELECT, DATA_FLOAT, -1));
+            link(op, ATTR_OPERATION_POINTWISE_PW_DESCRIPTOR, mode);
             link(op, ATTR_OPERATION_POINTWISE_XDESC, x);
-            link(op, ATTR_OPERATION_POINTWISE_BDESC, otherwise);
-            link(op, ATTR_OPERATION_POINTWISE_TDESC, keep);
+            if (b != null) {
+                link(op, ATTR_OPERATION_POINTWISE_BDESC, b);
+            }
+            if (t != null) {
+                link(op, ATTR_OPERATION_POINTWISE_TDESC, t);
+            }
             link(op, ATTR_OPERATION_POINTWISE_YDESC, y);
-            operation(op, "select");
+            operation(op, what);
             return y;
         }
 

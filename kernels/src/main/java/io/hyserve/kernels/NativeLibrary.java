@@ -5,6 +5,7 @@ import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.SymbolLookup;
+import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -43,6 +44,37 @@ final class NativeLibrary {
                     + "searched on the dynamic loader's path";
             throw new IllegalStateException("%s could not be loaded (%s): %s".formatted(soname, where,
                     e.getMessage()), e);
+        }
+    }
+
+    /** A downcall returning a status (0 on success), as cuBLAS and cuDNN functions do. */
+    interface Call {
+        int invoke() throws Throwable;
+    }
+
+    /** A downcall that writes what it creates (a handle, a descriptor) through its pointer argument. */
+    interface Create {
+        int invoke(MemorySegment out) throws Throwable;
+    }
+
+    /**
+     * The status {@code call} returns; a downcall that cannot be made at all (a wrong signature) is an
+     * IllegalStateException naming {@code function}.
+     */
+    static int status(String function, Call call) {
+        try {
+            return call.invoke();
+        } catch (Throwable e) {
+            throw new IllegalStateException(function + " could not be called", e);
+        }
+    }
+
+    /** The handle {@code create} wrote, once {@code check} accepted its status. */
+    static MemorySegment created(String function, Create create, java.util.function.ObjIntConsumer<String> check) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment out = arena.allocate(ValueLayout.ADDRESS);
+            check.accept(function, status(function, () -> create.invoke(out)));
+            return out.get(ValueLayout.ADDRESS, 0);
         }
     }
 

@@ -3,7 +3,6 @@ package io.hyserve.kernels;
 import static io.hyserve.kernels.FusedMoeOnDeviceTest.bf16;
 import static io.hyserve.kernels.FusedMoeOnDeviceTest.widen;
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.nio.file.Path;
 import java.util.List;
@@ -45,7 +44,7 @@ class CublasGemmTest extends OnDevice {
                 expected[r * N + c] = (float) sum;
             }
         }
-        try (CublasGemm gemm = openOrSkip(); DeviceMemory w = gpu.allocate(2L * weight.length).write(weight);
+        try (CublasGemm gemm = cublas(); DeviceMemory w = gpu.allocate(2L * weight.length).write(weight);
                 DeviceMemory x = upload(in); DeviceMemory out = gpu.allocate(4L * rows * N)) {
             gemm.multiply(out, x, w, rows, N, K);
             float[] actual = new float[rows * N];
@@ -59,7 +58,7 @@ class CublasGemmTest extends OnDevice {
         int total = CublasGemm.REFERENCE_ROWS;
         short[] weight = bf16(gaussian(N * K, (float) (1 / Math.sqrt(K))));
         float[] in = gaussian(total * K, 1);
-        try (CublasGemm gemm = openOrSkip(); DeviceMemory w = gpu.allocate(2L * weight.length).write(weight)) {
+        try (CublasGemm gemm = cublas(); DeviceMemory w = gpu.allocate(2L * weight.length).write(weight)) {
             assertThat(gemm.algorithm(N, K)).contains("split-K 1,");
             int[] reference = null;
             for (int batch : new int[] {total, 64, 7, 1}) {
@@ -86,14 +85,7 @@ class CublasGemmTest extends OnDevice {
         }
     }
 
-    private static CublasGemm openOrSkip() {
-        try {
-            return new CublasGemm(gpu, LIBRARIES);
-        } catch (IllegalStateException noCublas) {
-            // Where a directory was named (the device check names the one it found), a library that fails to load
-            // is a failure; elsewhere cuBLASLt is optional.
-            assumeTrue(!LIBRARIES.isEmpty(), "no cuBLASLt 13: " + noCublas.getMessage());
-            throw noCublas;
-        }
+    private static CublasGemm cublas() {
+        return openOrSkip(() -> new CublasGemm(gpu, LIBRARIES), LIBRARIES, "cuBLASLt 13");
     }
 }

@@ -1,7 +1,6 @@
 package io.hyserve.kernels;
 
 import static io.hyserve.kernels.FusedMoeOnDeviceTest.bf16;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.nio.file.Path;
 import java.util.List;
@@ -22,7 +21,7 @@ class CudnnAttentionTest extends OnDevice {
     @ParameterizedTest(name = "{0} queries over {1} keys, {2} heads over {3} of {4}")
     @CsvSource({"37, 37, 8, 2, 64", "16, 100, 8, 8, 128", "200, 713, 16, 2, 80", "1, 300, 4, 1, 64"})
     void matchesAFloat64ReferenceOfTheSameBf16Inputs(int queries, int keys, int heads, int kvHeads, int headDim) {
-        CudnnAttention attention = openOrSkip();
+        CudnnAttention attention = openOrSkip(() -> new CudnnAttention(gpu, LIBRARIES), LIBRARIES, "cuDNN 9");
         try (attention) {
             short[] q = bf16(gaussian(queries * heads * headDim, 1));
             short[] k = bf16(gaussian(keys * kvHeads * headDim, 1));
@@ -50,17 +49,6 @@ class CudnnAttentionTest extends OnDevice {
             float[] expected = CpuReference.attention(widenRange(q, 0, q.length), keyRows, valueRows, null, positions,
                     new int[queries], heads, kvHeads, headDim);
             assertClose(widenRange(result, 0, result.length), expected, 2e-2f);
-        }
-    }
-
-    private static CudnnAttention openOrSkip() {
-        try {
-            return new CudnnAttention(gpu, LIBRARIES);
-        } catch (IllegalStateException noCudnn) {
-            // Where a directory was named (the device check names the one it found), a library that fails to load
-            // is a failure; elsewhere cuDNN is optional.
-            assumeTrue(!LIBRARIES.isEmpty(), "no cuDNN 9: " + noCudnn.getMessage());
-            throw noCudnn;
         }
     }
 

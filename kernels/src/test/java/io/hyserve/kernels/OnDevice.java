@@ -47,6 +47,19 @@ abstract class OnDevice {
         return named == null || named.isBlank() ? List.of() : List.of(Path.of(named));
     }
 
+    /**
+     * What {@code open} returns, or a skip when the library it loads is missing and {@code named} is empty. Where a
+     * folder was named (the device check names the one it found), a library that fails to load is a failure.
+     */
+    static <T> T openOrSkip(java.util.function.Supplier<T> open, List<Path> named, String library) {
+        try {
+            return open.get();
+        } catch (IllegalStateException missing) {
+            assumeTrue(!named.isEmpty(), "no " + library + ": " + missing.getMessage());
+            throw missing;
+        }
+    }
+
     float[] gaussian(int n, float scale) {
         float[] values = new float[n];
         for (int i = 0; i < n; i++) {
